@@ -1,0 +1,90 @@
+/**
+ * Shared value types of the core. Everything here is camelCase and knows no wire format: the Matrix
+ * field names (`delay_id`, `running_since`, …) appear only in `src/http/`.
+ */
+
+/** Opaque, unguessable identifier of one delayed event (at least 128 random bits, URL-safe). */
+export type DelayId = string;
+
+/** A JSON object, as Matrix event content must be. */
+export type JsonObject = { [key: string]: unknown };
+
+/** Who is acting: the authenticated Matrix user and, where known, their device. */
+export interface Requester {
+  /** Fully qualified Matrix user ID, e.g. `@alice:example.org`. */
+  readonly userId: string;
+  /** The device behind the access token, when the host knows it. */
+  readonly deviceId?: string | undefined;
+}
+
+/** A delayed event as the scheduler hands it to the host's {@link SendEventFn}. */
+export interface DueDelayedEvent {
+  /** The delay ID; the same event may (rarely) be handed over twice, so hosts drop a repeated ID. */
+  readonly delayId: DelayId;
+  /** The user who scheduled it; the event is sent as this user. */
+  readonly userId: string;
+  /** The device that scheduled it, when known. */
+  readonly deviceId: string | undefined;
+  /** Target room. */
+  readonly roomId: string;
+  /** Event type, e.g. `m.call.member` or `m.room.redaction`. */
+  readonly type: string;
+  /** State key for a state event; `undefined` for a message-like event. */
+  readonly stateKey: string | undefined;
+  /** Event content (a fresh object on each hand-over). */
+  readonly content: JsonObject;
+  /**
+   * The scheduled send time in Unix ms. Hosts use it as the event's `origin_server_ts`, as Synapse
+   * does, so a late delivery still carries the time the client asked for.
+   */
+  readonly sendAtMs: number;
+  /** Why it is being sent: its timer ran out, or its owner used the `send` action. */
+  readonly trigger: 'timeout' | 'action';
+}
+
+/**
+ * Inserts a due delayed event into its room. The host checks membership and power levels *now*
+ * (MSC4140: power levels are evaluated at the point of sending).
+ *
+ * @remarks
+ * Throw an error carrying a 4xx `httpStatus` (or `statusCode`/`status`) and an `errcode` — for example
+ * a {@link MatrixError} — for a permanent refusal; the event is then finalised as failed. Anything
+ * else is treated as transient and retried with backoff.
+ */
+export type SendEventFn = (event: DueDelayedEvent) => Promise<unknown> | unknown;
+
+/** Minimal logger; `console` fits. The default logs nothing. */
+export interface Logger {
+  /** Diagnostic detail. */
+  debug?(message: string, detail?: unknown): void;
+  /** Something worth knowing that needs no action. */
+  info?(message: string, detail?: unknown): void;
+  /** Something went wrong but was handled. */
+  warn?(message: string, detail?: unknown): void;
+  /** Something went wrong and was not handled as hoped. */
+  error?(message: string, detail?: unknown): void;
+}
+
+/** How a delayed event left the schedule. */
+export type FinalOutcome =
+  | { readonly kind: 'sent' }
+  | { readonly kind: 'cancelled'; readonly reason: 'action' | 'newer-state' }
+  | { readonly kind: 'failed'; readonly error: unknown };
+
+/** One pending delayed event as {@link DelayedEventScheduler.list} returns it. */
+export interface PendingDelayedEvent {
+  /** The delay ID. */
+  readonly delayId: DelayId;
+  /** Target room. */
+  readonly roomId: string;
+  /** Event type. */
+  readonly type: string;
+  /** State key, for state events only. */
+  readonly stateKey: string | undefined;
+  /** The delay in ms the event was scheduled with. */
+  readonly delayMs: number;
+  /** When the delay last (re)started, Unix ms; the event is due at `runningSinceMs + delayMs`. */
+  readonly runningSinceMs: number;
+  /** Event content. */
+  readonly content: JsonObject;
+}

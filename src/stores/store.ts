@@ -1,0 +1,214 @@
+/**
+ * The storage contract every delayed-event store fulfils. The scheduler holds no state of its own
+ * beyond one timer: the store owns the schedule and every atomic step of it.
+ *
+ * @remarks
+ * Rules for implementers (the conformance suite in `matrix-delayed-events/testing` checks them):
+ * - Stores know nothing about HTTP or Matrix error codes. Expected outcomes are union results; only
+ *   real faults throw (the scheduler wraps them in `StoreUnavailableError`).
+ * - The store never reads the clock: every operation that needs the time takes `nowMs`.
+ * - Each method is atomic: count-and-insert in {@link DelayedEventStore.add}, claim in
+ *   {@link DelayedEventStore.claimDue} (two concurrent claimers never get the same event while its
+ *   lease runs), and so on.
+ * - A *pending* event waits for `sendAtMs`. A *claimed* event is being sent by one worker until
+ *   `leaseUntilMs`; after that it is due again, so a crashed worker's events are sent by another.
+ *   Claimed events still count towards the per-user cap, but cannot be restarted, cancelled or listed.
+ * - Every mutation returns the earliest due time (`nextDueAtMs`) so the scheduler can re-arm its one
+ *   timer without another round trip.
+ */
+import type { DelayId } from '../core/types.js';
+
+/** A delayed event as the scheduler asks a store to add it. */
+export interface NewDelayedEvent {
+  /** Fresh, unguessable ID. */
+  readonly delayId: DelayId;
+  /** Owner. */
+  readonly userId: string;
+  /** Owner's device, when known. */
+  readonly deviceId: string | undefined;
+  /** Target room. */
+  readonly roomId: string;
+  /** Event type. */
+  readonly type: string;
+  /** State key for state events, else `undefined`. */
+  readonly stateKey: string | undefined;
+  /** Event content as serialised JSON; stores keep it byte-exact. */
+  readonly contentJson: string;
+  /** Delay in ms (integer, \>= 0). */
+  readonly delayMs: number;
+  /**
+   * Idempotency key, when the request had a transaction ID. A second add with the same key while the
+   * key's record lives returns the first event's ID instead of adding anything.
+   */
+  readonly txnKey: string | undefined;
+}
+
+/** A delayed event as stored. */
+export interface StoredDelayedEvent {
+  /** The delay ID. */
+  readonly delayId: DelayId;
+  /** Owner. */
+  readonly userId: string;
+  /** Owner's device, when known. */
+  readonly deviceId: string | undefined;
+  /** Target room. */
+  readonly roomId: string;
+  /** Event type. */
+  readonly type: string;
+  /** State key for state events, else `undefined`. */
+  readonly stateKey: string | undefined;
+  /** Event content as serialised JSON. */
+  readonly contentJson: string;
+  /** The delay it was scheduled with, in ms. */
+  readonly delayMs: number;
+  /** When the current delay started (scheduling, restart or deferral), Unix ms. */
+  readonly runningSinceMs: number;
+  /** When it is due, Unix ms (`runningSinceMs + delayMs`). */
+  readonly sendAtMs: number;
+  /** Failed delivery attempts so far. */
+  readonly attempts: number;
+}
+
+/** An event a worker has claimed for sending. */
+export interface ClaimedDelayedEvent extends StoredDelayedEvent {
+  /** The token of the claim; only its holder may finalise or reschedule the event. */
+  readonly claimToken: string;
+  /** When the claim lapses and the event is due again, Unix ms. */
+  readonly leaseUntilMs: number;
+}
+
+/** Result of {@link DelayedEventStore.add}. */
+export type AddResult =
+  | {
+      readonly ok: true;
+      /** The new event's ID, or the first event's ID for a repeated transaction. */
+      readonly delayId: DelayId;
+      /** True when the transaction key was seen before and nothing was added. */
+      readonly duplicate: boolean;
+      /** Earliest due time in the store after the add. */
+      readonly nextDueAtMs: number | undefined;
+    }
+  | {
+      readonly ok: false;
+      readonly reason: 'max_outstanding';
+      /** When this user's earliest outstanding event is due, Unix ms. */
+      readonly userNextSendAtMs: number | undefined;
+    };
+
+/** Result of a mutation aimed at one event. */
+export type MutationResult<T = object> =
+  | ({ readonly ok: true; readonly nextDueAtMs: number | undefined } & T)
+  | { readonly ok: false; readonly reason: 'not_found' };
+
+/** Options of {@link DelayedEventStore.add}. */
+export interface AddOptions {
+  /** Current time, Unix ms. */
+  readonly nowMs: number;
+  /** The owner's cap on outstanding (pending or claimed) events; the add fails at the cap. */
+  readonly maxPerUser: number;
+  /** How long a transaction key is remembered, in ms. */
+  readonly txnTtlMs: number;
+}
+
+/** Options of the claim operations. */
+export interface ClaimOptions {
+  /** Current time, Unix ms. */
+  readonly nowMs: number;
+  /** How long the claim holds, in ms. */
+  readonly leaseMs: number;
+  /** Token identifying this claim (unique per worker and claim). */
+  readonly claimToken: string;
+}
+
+/** Position after which {@link DelayedEventStore.listForUser} continues. */
+export interface ListCursor {
+  /** `sendAtMs` of the last event already returned. */
+  readonly sendAtMs: number;
+  /** `delayId` of the last event already returned (ties on `sendAtMs` are ordered by ID). */
+  readonly delayId: DelayId;
+}
+
+/** Which pending state events {@link DelayedEventStore.cancelByStateKey} cancels. */
+export interface StateKeyFilter {
+  /** Room of the newer state event. */
+  readonly roomId: string;
+  /** Type of the newer state event. */
+  readonly type: string;
+  /** State key of the newer state event. */
+  readonly stateKey: string;
+  /** Keep the events owned by this user (the newer event's sender); `undefined` cancels all. */
+  readonly keepUserId: string | undefined;
+  /** Current time, Unix ms. */
+  readonly nowMs: number;
+}
+
+/** What a store can do beyond the contract. */
+export interface StoreCapabilities {
+  /** Several processes can share this store (and its data survives a process restart). */
+  readonly sharedAcrossProcesses: boolean;
+}
+
+/**
+ * Storage for delayed events. See the module remarks for the rules every implementation follows.
+ */
+export interface DelayedEventStore {
+  /** What this store can do. */
+  readonly capabilities: StoreCapabilities;
+
+  /** Atomically checks the transaction key and the owner's cap, then inserts the event as pending. */
+  add(event: NewDelayedEvent, options: AddOptions): Promise<AddResult>;
+
+  /** The event with this ID, pending or claimed, or `undefined`. */
+  get(delayId: DelayId): Promise<StoredDelayedEvent | undefined>;
+
+  /**
+   * The owner's pending events ordered by (`sendAtMs`, `delayId`), starting after `after`, at most
+   * `limit` of them.
+   */
+  listForUser(userId: string, options: { readonly after?: ListCursor | undefined; readonly limit: number }): Promise<StoredDelayedEvent[]>;
+
+  /** Restarts a pending event owned by `userId`: `runningSinceMs = nowMs`, `sendAtMs = nowMs + delayMs`. */
+  restart(delayId: DelayId, userId: string, nowMs: number): Promise<MutationResult<{ readonly sendAtMs: number }>>;
+
+  /** Removes a pending event owned by `userId`. */
+  cancel(delayId: DelayId, userId: string, nowMs: number): Promise<MutationResult<{ readonly event: StoredDelayedEvent }>>;
+
+  /** Claims one pending event owned by `userId` (for the `send` action), whether due or not. */
+  claim(delayId: DelayId, userId: string, options: ClaimOptions): Promise<MutationResult<{ readonly event: ClaimedDelayedEvent }>>;
+
+  /**
+   * Claims up to `max` due events: pending ones with `sendAtMs <= nowMs` and claimed ones whose lease
+   * has lapsed, in order of due time.
+   */
+  claimDue(options: ClaimOptions & { readonly max: number }): Promise<ClaimedDelayedEvent[]>;
+
+  /**
+   * Returns a claimed event to pending, due at `sendAtMs` (`runningSinceMs` becomes
+   * `sendAtMs - delayMs`, so listings show the new time), with its attempt count. A no-op returning
+   * `not_found` when the claim is no longer held.
+   */
+  reschedule(
+    delayId: DelayId,
+    claimToken: string,
+    options: { readonly sendAtMs: number; readonly attempts: number; readonly nowMs: number },
+  ): Promise<MutationResult>;
+
+  /** Removes a claimed event for good. A no-op returning `not_found` when the claim is no longer held. */
+  finalise(delayId: DelayId, claimToken: string, nowMs: number): Promise<MutationResult>;
+
+  /** Cancels pending state events for one (room, type, state key), keeping `keepUserId`'s own. */
+  cancelByStateKey(filter: StateKeyFilter): Promise<{ readonly cancelled: StoredDelayedEvent[]; readonly nextDueAtMs: number | undefined }>;
+
+  /** Earliest due time (pending `sendAtMs` or claim `leaseUntilMs`), or `undefined` when empty. */
+  nextDueAtMs(): Promise<number | undefined>;
+
+  /**
+   * Optional, for stores shared across processes: calls `listener` when any process (this one included)
+   * makes an event due at `dueAtMs` that may be earlier than what others have armed for, so every
+   * scheduler can re-arm its timer. Returns an unsubscribe function.
+   */
+  watch?(listener: (dueAtMs: number) => void): () => void;
+
+  /** Releases resources the store created (never a client it was given). */
+  close?(): Promise<void>;
+}
