@@ -158,6 +158,12 @@ export interface DelayedEventStore {
   /** Atomically checks the transaction key and the owner's cap, then inserts the event as pending. */
   add(event: NewDelayedEvent, options: AddOptions): Promise<AddResult>;
 
+  /**
+   * The delay ID recorded for a transaction key, if the key is still remembered (its event may since
+   * have been sent or cancelled).
+   */
+  findTxn(txnKey: string, nowMs: number): Promise<DelayId | undefined>;
+
   /** The event with this ID, pending or claimed, or `undefined`. */
   get(delayId: DelayId): Promise<StoredDelayedEvent | undefined>;
 
