@@ -1,0 +1,159 @@
+/**
+ * Reading bodies from and writing responses to `node:http` objects; shared by the `node:http` and
+ * Express adapters.
+ *
+ * @internal
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { InvalidRequestError } from '../../core/errors.js';
+import type { DelayedEventsHandler, HandlerResponse } from '../../http/handlers.js';
+import type { DelayedEventsRoute } from '../../http/routes.js';
+
+/** How much of an oversized body is read and discarded before the connection is closed instead. */
+const DRAIN_LIMIT_BYTES = 1024 * 1024;
+
+/** Outcome of {@link readBody}. */
+type ReadResult =
+  | { readonly kind: 'body'; readonly body: Buffer | undefined }
+  | { readonly kind: 'too-large'; readonly closeConnection: boolean }
+  | { readonly kind: 'aborted' };
+
+const NO_BODY: ReadResult = { kind: 'body', body: undefined };
+const ABORTED: ReadResult = { kind: 'aborted' };
+
+/** True when a matched request's body matters to the handler (the path form of management ignores it). */
+export function needsBody(route: DelayedEventsRoute): boolean {
+  return route.kind === 'schedule' || (route.kind === 'manage' && route.action === undefined);
+}
+
+/**
+ * Reads a request body of at most `limit` bytes. Over the limit, the rest is read and discarded (up to
+ * {@link DRAIN_LIMIT_BYTES}) so the 413 can be delivered on a healthy connection, as body-parser does.
+ */
+export function readBody(req: IncomingMessage, limit: number): Promise<ReadResult> {
+  if (req.readableEnded) return Promise.resolve(NO_BODY);
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) return drain(req, 0);
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onAbort);
+      req.off('close', onClose);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) {
+        cleanup();
+        resolve(drain(req, size));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      if (size === 0) resolve(NO_BODY);
+      else resolve({ kind: 'body', body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size) });
+    };
+    const onAbort = (): void => {
+      cleanup();
+      resolve(ABORTED);
+    };
+    const onClose = (): void => {
+      if (!req.complete) onAbort();
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onAbort);
+    req.on('close', onClose);
+  });
+}
+
+function drain(req: IncomingMessage, alreadyRead: number): Promise<ReadResult> {
+  return new Promise((resolve) => {
+    let size = alreadyRead;
+    const finish = (result: ReadResult): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onAbort);
+      req.off('close', onClose);
+      resolve(result);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > DRAIN_LIMIT_BYTES) {
+        // Stop reading; the 413 goes out with `Connection: close`.
+        req.pause();
+        finish({ kind: 'too-large', closeConnection: true });
+      }
+    };
+    const onEnd = (): void => finish({ kind: 'too-large', closeConnection: false });
+    const onAbort = (): void => finish(ABORTED);
+    const onClose = (): void => {
+      if (!req.complete) onAbort();
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onAbort);
+    req.on('close', onClose);
+    req.resume();
+  });
+}
+
+/** Writes a handler response as JSON. Does nothing when the host already started a response. */
+export function writeResponse(res: ServerResponse, response: HandlerResponse, closeConnection = false): void {
+  if (res.headersSent || res.writableEnded) return;
+  const json = JSON.stringify(response.body);
+  const headers = response.headers;
+  headers['content-length'] = String(Buffer.byteLength(json));
+  if (closeConnection) headers['connection'] = 'close';
+  res.writeHead(response.status, headers);
+  res.end(json);
+}
+
+/** What the host's framework already did with the body, for the Express adapter. */
+export interface PreparsedBody {
+  /** A raw body the framework already read. */
+  readonly body?: string | Uint8Array | undefined;
+  /** A body the framework already parsed as JSON. */
+  readonly parsedBody?: unknown;
+}
+
+/**
+ * Answers a request that {@link DelayedEventsHandler.match} claimed: reads its body if the route needs
+ * one (unless `preparsed` says it was read already), runs the handler and writes the response.
+ *
+ * @returns The response written, or `undefined` when the client went away first.
+ */
+export async function respond(
+  handler: DelayedEventsHandler,
+  req: IncomingMessage,
+  res: ServerResponse,
+  route: DelayedEventsRoute,
+  method: string,
+  path: string,
+  query: URLSearchParams,
+  preparsed: PreparsedBody | undefined,
+): Promise<HandlerResponse | undefined> {
+  let body: string | Uint8Array | undefined;
+  let parsedBody: unknown;
+  if (preparsed !== undefined) {
+    body = preparsed.body;
+    parsedBody = preparsed.parsedBody;
+  } else if (needsBody(route)) {
+    const read = await readBody(req, handler.maxBodyBytes);
+    if (read.kind === 'aborted') return undefined;
+    if (read.kind === 'too-large') {
+      const error = new InvalidRequestError('M_TOO_LARGE', `Request body exceeds ${handler.maxBodyBytes} bytes.`);
+      const response = handler.errorResponse(error, route);
+      writeResponse(res, response, read.closeConnection);
+      return response;
+    }
+    body = read.body;
+  }
+  const response = await handler.handle({ method, path, query, headers: req.headers, body, parsedBody, raw: req }, route);
+  if (response !== undefined) writeResponse(res, response);
+  return response;
+}

@@ -1,0 +1,81 @@
+import { asMatrixError, isDelayedEventsError } from './errors.js';
+import type { Logger } from './types.js';
+
+/**
+ * How MSC4140's own error codes are written:
+ * - `"stable"`: `{"errcode": "M_MAX_DELAY_EXCEEDED", "max_delay": 86400000}`.
+ * - `"unstable"`: `{"errcode": "M_UNKNOWN", "org.matrix.msc4140.errcode": "M_MAX_DELAY_EXCEEDED",
+ *   "org.matrix.msc4140.max_delay": 86400000}`, for requests made on the unstable prefix.
+ */
+export type ErrorStyle = 'stable' | 'unstable';
+
+/** An HTTP response, ready to write. */
+export interface ErrorResponse {
+  /** HTTP status. */
+  readonly status: number;
+  /** Response headers (`Retry-After` on 429s). */
+  readonly headers: Record<string, string>;
+  /** The JSON body: `errcode`, `error` and any extra fields. */
+  readonly body: Record<string, unknown>;
+}
+
+/** Options of {@link ErrorMapper}. */
+export interface ErrorMapperOptions {
+  /** Receives the detail of unexpected errors, which clients never see. */
+  readonly logger?: Logger;
+}
+
+const MSC4140_ERRCODES = new Set(['M_MAX_DELAY_EXCEEDED', 'M_MAX_DELAYED_EVENTS_EXCEEDED']);
+
+/**
+ * Turns any error into a Matrix error response. Errors of this library keep their status and errcode;
+ * Matrix errors thrown by host code (anything with a 4xx/5xx `httpStatus`/`statusCode` and an `errcode`)
+ * pass through; anything else becomes a generic 500 `M_UNKNOWN`, with the detail sent to the logger.
+ *
+ * @example
+ * ```ts
+ * const mapper = new ErrorMapper({ logger: console });
+ * const { status, headers, body } = mapper.toResponse(error, 'unstable');
+ * ```
+ */
+export class ErrorMapper {
+  private readonly logger: Logger;
+
+  /** @param options - Where unexpected errors are logged. */
+  constructor(options: ErrorMapperOptions = {}) {
+    this.logger = options.logger ?? {};
+  }
+
+  /** Maps `error` to a response in the given style. Never throws. */
+  toResponse(error: unknown, style: ErrorStyle = 'stable'): ErrorResponse {
+    if (isDelayedEventsError(error)) {
+      if (error.httpStatus >= 500) this.logger.error?.(`delayed events: ${error.message}`, error.cause ?? error);
+      let body: Record<string, unknown> = { errcode: error.errcode, error: error.message, ...error.details };
+      if (style === 'unstable' && MSC4140_ERRCODES.has(error.errcode)) body = unstableForm(body);
+      const headers: Record<string, string> = {};
+      if (error.retryAfterMs !== undefined) {
+        headers['Retry-After'] = String(Math.max(1, Math.ceil(error.retryAfterMs / 1000)));
+        body['retry_after_ms'] = error.retryAfterMs;
+      }
+      return { status: error.httpStatus, headers, body };
+    }
+    const matrixError = asMatrixError(error);
+    if (matrixError !== undefined) {
+      return { status: matrixError.httpStatus, headers: {}, body: { errcode: matrixError.errcode, error: matrixError.message } };
+    }
+    this.logger.error?.('delayed events: unexpected error', error);
+    return { status: 500, headers: {}, body: { errcode: 'M_UNKNOWN', error: 'Internal server error.' } };
+  }
+}
+
+function unstableForm(stable: Record<string, unknown>): Record<string, unknown> {
+  const unstable: Record<string, unknown> = {
+    errcode: 'M_UNKNOWN',
+    error: stable['error'],
+    'org.matrix.msc4140.errcode': stable['errcode'],
+  };
+  for (const [key, value] of Object.entries(stable)) {
+    if (key !== 'errcode' && key !== 'error') unstable[`org.matrix.msc4140.${key}`] = value;
+  }
+  return unstable;
+}

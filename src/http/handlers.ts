@@ -1,0 +1,321 @@
+/**
+ * Framework-agnostic handlers of the MSC4140 Client-Server endpoints: a request-like object in, a
+ * `{ status, headers, body }` response out (or `undefined`: not ours). They never throw.
+ */
+import type { DelayedEventScheduler } from '../core/delayed-event-scheduler.js';
+import { ErrorMapper } from '../core/error-mapper.js';
+import type { ErrorStyle } from '../core/error-mapper.js';
+import { ConfigError, InvalidRequestError, MatrixError } from '../core/errors.js';
+import type { JsonObject, Logger, PendingDelayedEvent, Requester } from '../core/types.js';
+import { bodyByteLength, decodeSegment, parseDelay, readJsonBody, requireAction, requireContent } from './parse.js';
+import type { JsonBodyResult } from './parse.js';
+import { matchRoute } from './routes.js';
+import type { DelayedEventsRoute, ListRoute, ManageRoute, ScheduleRoute, UnrecognizedRoute } from './routes.js';
+
+/** A request as any HTTP framework can describe it. */
+export interface HandlerRequest {
+  /** HTTP method, upper case (`PUT`, `POST`, `GET`, …). */
+  readonly method: string;
+  /** The raw path: still percent-encoded, without the query string. */
+  readonly path: string;
+  /** The parsed query string. */
+  readonly query: URLSearchParams;
+  /** Request headers, as `node:http` gives them (lower-case names). */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** The raw body, or `undefined` when there is none. */
+  readonly body: string | Uint8Array | undefined;
+  /**
+   * A body the framework already parsed as JSON (e.g. by `express.json()`). When not `undefined`, it
+   * is used instead of {@link HandlerRequest.body}.
+   */
+  readonly parsedBody?: unknown;
+  /**
+   * The framework's own request object (the adapters set it), for `authenticate` functions that need
+   * more than the headers, e.g. a user a previous middleware attached.
+   */
+  readonly raw?: unknown;
+}
+
+/** A response to write back: a JSON object body with its status and headers. */
+export interface HandlerResponse {
+  /** HTTP status. */
+  readonly status: number;
+  /**
+   * Headers to send, with lower-case names; always includes `content-type: application/json`, plus
+   * `retry-after` on 429 and `allow` on 405.
+   */
+  readonly headers: Record<string, string>;
+  /** The JSON body; serialise it with `JSON.stringify`. */
+  readonly body: Record<string, unknown>;
+}
+
+/**
+ * Resolves the requester of a request, typically from its access token. Throw a Matrix error to
+ * refuse, e.g. `new MatrixError(401, 'M_MISSING_TOKEN', 'Missing access token')` or
+ * `new MatrixError(401, 'M_UNKNOWN_TOKEN', 'Unknown access token')`; it is sent as it is.
+ */
+export type AuthenticateFn = (request: HandlerRequest) => Promise<Requester> | Requester;
+
+/** The part of {@link DelayedEventScheduler} the handlers call. */
+export type HandlerScheduler = Pick<
+  DelayedEventScheduler,
+  'schedule' | 'findTransaction' | 'send' | 'cancel' | 'restart' | 'list'
+>;
+
+/**
+ * Which error form responses use: `"auto"` follows the request (the unstable path prefix or the
+ * `org.matrix.msc4140.delay` parameter give the unstable form), the others force one form.
+ */
+export type ErrorStyleOption = 'auto' | ErrorStyle;
+
+/** Options of {@link createDelayedEventsHandler}. */
+export interface DelayedEventsHandlerOptions {
+  /** The scheduler that does the work, with its rate limits and caps. */
+  readonly scheduler: HandlerScheduler;
+  /** Resolves the requester; called before anything that could consume rate-limit points. */
+  readonly authenticate: AuthenticateFn;
+  /**
+   * Error form of responses.
+   * @defaultValue `"auto"`
+   */
+  readonly errorStyle?: ErrorStyleOption;
+  /**
+   * Largest request body accepted, in bytes; larger ones get 413 `M_TOO_LARGE`.
+   * @defaultValue 65536 (the Matrix limit on a whole event)
+   */
+  readonly maxBodyBytes?: number;
+  /** Where unexpected errors (answered 500 `M_UNKNOWN`) are logged. */
+  readonly logger?: Logger;
+}
+
+/** The handler set returned by {@link createDelayedEventsHandler}. */
+export interface DelayedEventsHandler {
+  /** The resolved body limit in bytes, for adapters that read bodies. */
+  readonly maxBodyBytes: number;
+  /**
+   * Decides from method, raw path and query whether a request is ours, before its body is read.
+   * `undefined`: pass it to the host.
+   */
+  match(method: string, path: string, query: URLSearchParams): DelayedEventsRoute | undefined;
+  /**
+   * Answers a request, or returns `undefined` when it is not ours. Never throws.
+   *
+   * @param request - The request.
+   * @param route - The result of {@link DelayedEventsHandler.match} for this same request, when the
+   *   caller already has it (saves matching twice).
+   */
+  handle(request: HandlerRequest, route?: DelayedEventsRoute): Promise<HandlerResponse | undefined>;
+  /**
+   * Maps an error to a response in the form the route calls for; for adapters that fail before
+   * {@link DelayedEventsHandler.handle}, e.g. on a body over the limit. Never throws.
+   */
+  errorResponse(error: unknown, route: DelayedEventsRoute | undefined): HandlerResponse;
+}
+
+const DEFAULT_MAX_BODY_BYTES = 65_536;
+const JSON_TYPE = 'application/json';
+const ERROR_STYLES: readonly ErrorStyleOption[] = ['auto', 'stable', 'unstable'];
+
+/**
+ * Creates the MSC4140 request handlers over a scheduler.
+ *
+ * @remarks
+ * Order of checks for a recognised request: body size (413), authentication (401, no rate-limit
+ * points used), request validation (400), then the scheduler (rate limits, caps, 404). Unknown paths
+ * and methods under `…/delayed_events` are answered 404/405 `M_UNRECOGNIZED` without authentication.
+ *
+ * @throws {@link ConfigError} `ERR_DE_OPTION_INVALID` when an option is invalid.
+ *
+ * @example
+ * ```ts
+ * const handler = createDelayedEventsHandler({
+ *   scheduler,
+ *   authenticate: async (req) => {
+ *     const user = await users.byToken(bearerToken(req.headers));
+ *     if (!user) throw new MatrixError(401, 'M_UNKNOWN_TOKEN', 'Unknown access token');
+ *     return { userId: user.id, deviceId: user.deviceId };
+ *   },
+ * });
+ * const response = await handler.handle({ method, path, query, headers, body });
+ * if (response === undefined) {
+ *   // not ours: the host's own routes answer
+ * }
+ * ```
+ */
+export function createDelayedEventsHandler(options: DelayedEventsHandlerOptions): DelayedEventsHandler {
+  const { scheduler, authenticate } = options ?? ({} as DelayedEventsHandlerOptions);
+  if (typeof scheduler !== 'object' || scheduler === null || typeof scheduler.schedule !== 'function') {
+    throw new ConfigError('ERR_DE_OPTION_INVALID', 'scheduler must be a DelayedEventScheduler');
+  }
+  if (typeof authenticate !== 'function') {
+    throw new ConfigError('ERR_DE_OPTION_INVALID', 'authenticate must be a function returning { userId, deviceId }');
+  }
+  const errorStyle = options.errorStyle ?? 'auto';
+  if (!ERROR_STYLES.includes(errorStyle)) {
+    throw new ConfigError('ERR_DE_OPTION_INVALID', `errorStyle must be one of auto, stable, unstable (got ${String(errorStyle)})`);
+  }
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 1) {
+    throw new ConfigError('ERR_DE_OPTION_INVALID', `maxBodyBytes must be an integer > 0 (got ${String(maxBodyBytes)})`);
+  }
+  const logger = options.logger;
+  const mapper = new ErrorMapper(logger === undefined ? {} : { logger });
+
+  const styleOf = (route: DelayedEventsRoute | undefined): ErrorStyle =>
+    errorStyle !== 'auto' ? errorStyle : route?.unstable === true ? 'unstable' : 'stable';
+
+  const errorResponse = (error: unknown, route: DelayedEventsRoute | undefined): HandlerResponse => {
+    try {
+      const mapped = mapper.toResponse(error, styleOf(route));
+      return { status: mapped.status, headers: withJsonType(mapped.headers), body: mapped.body };
+    } catch (mapperFault) {
+      logger?.error?.('matrix-delayed-events: error mapping failed', mapperFault);
+      return { status: 500, headers: { 'content-type': JSON_TYPE }, body: { errcode: 'M_UNKNOWN', error: 'Internal server error' } };
+    }
+  };
+
+  const unrecognizedResponse = (route: UnrecognizedRoute): HandlerResponse => {
+    const response = errorResponse(
+      new MatrixError(route.status, 'M_UNRECOGNIZED', route.status === 405 ? 'Unrecognized request method' : 'Unrecognized request'),
+      route,
+    );
+    if (route.allow !== undefined) response.headers['allow'] = route.allow;
+    return response;
+  };
+
+  const run = async (request: HandlerRequest, route: Exclude<DelayedEventsRoute, UnrecognizedRoute>): Promise<HandlerResponse> => {
+    if (request.parsedBody === undefined && bodyByteLength(request.body) > maxBodyBytes) {
+      throw new InvalidRequestError('M_TOO_LARGE', `Request body exceeds ${maxBodyBytes} bytes.`);
+    }
+    const requester = checkRequester(await authenticate(request));
+    switch (route.kind) {
+      case 'schedule':
+        return ok({ delay_id: await schedule(scheduler, requester, request, route) });
+      case 'manage':
+        await manage(scheduler, requester, request, route);
+        return ok({});
+      case 'list':
+        return ok(await list(scheduler, requester, request.query, route));
+    }
+  };
+
+  return {
+    maxBodyBytes,
+    match: matchRoute,
+    errorResponse,
+    async handle(request, route) {
+      let matched = route;
+      try {
+        matched ??= matchRoute(request.method, request.path, request.query);
+        if (matched === undefined) return undefined;
+        if (matched.kind === 'unrecognized') return unrecognizedResponse(matched);
+        return await run(request, matched);
+      } catch (error) {
+        return errorResponse(error, matched);
+      }
+    },
+  };
+}
+
+function withJsonType(headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = { 'content-type': JSON_TYPE };
+  for (const name of Object.keys(headers)) {
+    const value = headers[name];
+    if (value !== undefined) out[name.toLowerCase()] = value;
+  }
+  return out;
+}
+
+function ok(body: Record<string, unknown>): HandlerResponse {
+  return { status: 200, headers: { 'content-type': JSON_TYPE }, body };
+}
+
+function checkRequester(requester: Requester): Requester {
+  if (typeof requester !== 'object' || requester === null || typeof requester.userId !== 'string' || requester.userId === '') {
+    // A host bug, not a client error: answered 500 and logged by the mapper.
+    throw new Error('authenticate() did not return a requester with a userId');
+  }
+  return requester;
+}
+
+function bodyOf(request: HandlerRequest): JsonBodyResult {
+  if (request.parsedBody !== undefined) return { kind: 'json', value: request.parsedBody };
+  return readJsonBody(request.body);
+}
+
+async function schedule(
+  scheduler: HandlerScheduler,
+  requester: Requester,
+  request: HandlerRequest,
+  route: ScheduleRoute,
+): Promise<string> {
+  const delayMs = parseDelay(request.query);
+  const roomId = decodeSegment(route.rawRoomId, 'roomId');
+  const first = decodeSegment(route.rawFirst, route.endpoint === 'redact' ? 'eventId' : 'eventType');
+  const second = decodeSegment(route.rawSecond, route.endpoint === 'state' ? 'stateKey' : 'txnId');
+  if (roomId === '') throw new InvalidRequestError('M_INVALID_PARAM', 'Empty room ID.');
+  if (first === '') {
+    throw new InvalidRequestError('M_INVALID_PARAM', route.endpoint === 'redact' ? 'Empty event ID.' : 'Empty event type.');
+  }
+  // Transaction IDs are scoped per endpoint: the same txnId on send and on redact are two requests.
+  const txnId = route.endpoint === 'state' ? undefined : `${route.endpoint}:${second}`;
+  if (txnId !== undefined && second === '') throw new InvalidRequestError('M_INVALID_PARAM', 'Empty transaction ID.');
+
+  const body = bodyOf(request);
+  if (body.kind !== 'json' && txnId !== undefined) {
+    // A retried PUT may come without its body; answer with the delay ID of the first attempt.
+    const known = await scheduler.findTransaction(requester, txnId);
+    if (known !== undefined) return known;
+  }
+  const content = requireContent(body);
+  const who = { userId: requester.userId, deviceId: requester.deviceId, roomId, delayMs };
+  let result: { delayId: string };
+  switch (route.endpoint) {
+    case 'send':
+      result = await scheduler.schedule({ ...who, type: first, content, txnId });
+      break;
+    case 'state':
+      result = await scheduler.schedule({ ...who, type: first, stateKey: second, content });
+      break;
+    case 'redact':
+      result = await scheduler.schedule({ ...who, type: 'm.room.redaction', content: { ...content, redacts: first }, txnId });
+      break;
+  }
+  return result.delayId;
+}
+
+async function manage(scheduler: HandlerScheduler, requester: Requester, request: HandlerRequest, route: ManageRoute): Promise<void> {
+  // The path form ignores any body; the body form requires {"action": …}.
+  const action = route.action ?? requireAction(bodyOf(request));
+  const delayId = decodeSegment(route.rawDelayId, 'delay_id');
+  switch (action) {
+    case 'send':
+      return scheduler.send(requester, delayId);
+    case 'cancel':
+      return scheduler.cancel(requester, delayId);
+    case 'restart':
+      return scheduler.restart(requester, delayId);
+  }
+}
+
+async function list(
+  scheduler: HandlerScheduler,
+  requester: Requester,
+  query: URLSearchParams,
+  _route: ListRoute,
+): Promise<Record<string, unknown>> {
+  const from = query.get('from');
+  const page = await scheduler.list(requester, from === null || from === '' ? {} : { from });
+  const body: Record<string, unknown> = { delayed_events: page.events.map(toWire) };
+  if (page.nextBatch !== undefined) body['next_batch'] = page.nextBatch;
+  return body;
+}
+
+function toWire(event: PendingDelayedEvent): JsonObject {
+  const wire: JsonObject = { delay_id: event.delayId, room_id: event.roomId, type: event.type };
+  if (event.stateKey !== undefined) wire['state_key'] = event.stateKey;
+  wire['delay'] = event.delayMs;
+  wire['running_since'] = event.runningSinceMs;
+  wire['content'] = event.content;
+  return wire;
+}

@@ -1,0 +1,181 @@
+/**
+ * Route table of the MSC4140 (2024-07-25) Client-Server endpoints: which requests the handlers answer,
+ * decided from the method, the raw path and the query alone, so adapters can pass a request on
+ * before reading its body.
+ *
+ * Matching is plain prefix checks and one `split('/')`: no regular expressions, so no backtracking
+ * whatever the path looks like.
+ */
+
+/** A management action of `POST …/delayed_events/{delay_id}`. */
+export type DelayedEventAction = 'send' | 'cancel' | 'restart';
+
+/** The stable query parameter that turns a send/state/redact request into a delayed one. */
+export const DELAY_PARAM = 'delay';
+/** The unstable query parameter of MSC4140; requests using it get the unstable error form. */
+export const UNSTABLE_DELAY_PARAM = 'org.matrix.msc4140.delay';
+
+/** Which scheduling endpoint a delayed request came in on. */
+export type ScheduleEndpoint = 'send' | 'state' | 'redact';
+
+/**
+ * A delayed `PUT …/rooms/{roomId}/send|state|redact/…` request. Segments are still percent-encoded;
+ * the handler decodes them once.
+ */
+export interface ScheduleRoute {
+  /** Discriminant. */
+  readonly kind: 'schedule';
+  /** True when the request used the unstable delay parameter. */
+  readonly unstable: boolean;
+  /** Which endpoint. */
+  readonly endpoint: ScheduleEndpoint;
+  /** `{roomId}`, percent-encoded. */
+  readonly rawRoomId: string;
+  /** `{eventType}` for send and state, `{eventId}` for redact; percent-encoded. */
+  readonly rawFirst: string;
+  /** `{txnId}` for send and redact, `{stateKey}` for state (`""` when absent); percent-encoded. */
+  readonly rawSecond: string;
+}
+
+/** `POST …/delayed_events/{delay_id}` (body form) or `POST …/delayed_events/{delay_id}/{action}`. */
+export interface ManageRoute {
+  /** Discriminant. */
+  readonly kind: 'manage';
+  /** True on the `/unstable/org.matrix.msc4140/` prefix. */
+  readonly unstable: boolean;
+  /** `{delay_id}`, percent-encoded. */
+  readonly rawDelayId: string;
+  /** The action from the path, or `undefined` for the body form. */
+  readonly action: DelayedEventAction | undefined;
+}
+
+/** `GET …/delayed_events`. */
+export interface ListRoute {
+  /** Discriminant. */
+  readonly kind: 'list';
+  /** True on the `/unstable/org.matrix.msc4140/` prefix. */
+  readonly unstable: boolean;
+}
+
+/**
+ * Any other request under `…/delayed_events` (or a delayed request to a malformed send/state/redact
+ * path): answered with JSON `M_UNRECOGNIZED`, without authentication.
+ */
+export interface UnrecognizedRoute {
+  /** Discriminant. */
+  readonly kind: 'unrecognized';
+  /** True on the `/unstable/org.matrix.msc4140/` prefix or with the unstable delay parameter. */
+  readonly unstable: boolean;
+  /** 404 for an unknown path, 405 for a known path with another method. */
+  readonly status: 404 | 405;
+  /** For 405: the value of the `Allow` header. */
+  readonly allow: string | undefined;
+}
+
+/** What {@link matchRoute} recognised. */
+export type DelayedEventsRoute = ScheduleRoute | ManageRoute | ListRoute | UnrecognizedRoute;
+
+const CLIENT_PREFIX = '/_matrix/client/';
+const ROOMS_V3 = 'v3/rooms/';
+const ROOMS_R0 = 'r0/rooms/';
+const STABLE_DELAYED = 'v1/delayed_events';
+const UNSTABLE_DELAYED = 'unstable/org.matrix.msc4140/delayed_events';
+
+function unrecognized(status: 404 | 405, unstable: boolean, allow?: string): UnrecognizedRoute {
+  return Object.freeze({ kind: 'unrecognized', status, unstable, allow });
+}
+
+// Fixed answers are allocated once.
+const NOT_FOUND = [unrecognized(404, false), unrecognized(404, true)] as const;
+const LIST_ONLY_GET = [unrecognized(405, false, 'GET'), unrecognized(405, true, 'GET')] as const;
+const ONLY_POST = [unrecognized(405, false, 'POST'), unrecognized(405, true, 'POST')] as const;
+const LIST_ROUTES = [
+  Object.freeze<ListRoute>({ kind: 'list', unstable: false }),
+  Object.freeze<ListRoute>({ kind: 'list', unstable: true }),
+] as const;
+
+/** True for the actions of MSC4140; `action` may be any value. */
+export function isDelayedEventAction(action: unknown): action is DelayedEventAction {
+  return action === 'send' || action === 'cancel' || action === 'restart';
+}
+
+/**
+ * Decides whether a request is one of ours, from the method, the raw path (percent-encoded, without
+ * the query string) and the query. Returns `undefined` for requests the host handles itself.
+ *
+ * @remarks
+ * - `PUT /_matrix/client/{v3,r0}/rooms/{roomId}/send/{type}/{txnId}`, `…/state/{type}[/{stateKey}]`
+ *   and `…/redact/{eventId}/{txnId}` are ours only when the query has `delay` or
+ *   `org.matrix.msc4140.delay`; a delayed request to a malformed path of these three endpoints is
+ *   answered 404 `M_UNRECOGNIZED` rather than passed on, so a delay is never silently dropped.
+ * - Everything under `/_matrix/client/v1/delayed_events` and
+ *   `/_matrix/client/unstable/org.matrix.msc4140/delayed_events` is ours, except `OPTIONS`, which is
+ *   left to the host's CORS handling.
+ */
+export function matchRoute(method: string, path: string, query: URLSearchParams): DelayedEventsRoute | undefined {
+  if (!path.startsWith(CLIENT_PREFIX)) return undefined;
+  const start = CLIENT_PREFIX.length;
+  if (path.startsWith(ROOMS_V3, start) || path.startsWith(ROOMS_R0, start)) {
+    if (method !== 'PUT') return undefined;
+    return matchSchedule(path.slice(start + ROOMS_V3.length), query);
+  }
+  let unstable: boolean;
+  let tailStart: number;
+  if (path.startsWith(STABLE_DELAYED, start)) {
+    unstable = false;
+    tailStart = start + STABLE_DELAYED.length;
+  } else if (path.startsWith(UNSTABLE_DELAYED, start)) {
+    unstable = true;
+    tailStart = start + UNSTABLE_DELAYED.length;
+  } else {
+    return undefined;
+  }
+  if (method === 'OPTIONS') return undefined;
+  const u = unstable ? 1 : 0;
+  if (tailStart === path.length) return method === 'GET' ? LIST_ROUTES[u] : LIST_ONLY_GET[u];
+  // `delayed_eventsX` is somebody else's path.
+  if (path.charCodeAt(tailStart) !== 47 /* / */) return undefined;
+  const tail = path.slice(tailStart + 1);
+  const slash = tail.indexOf('/');
+  if (slash === -1) {
+    if (tail === '') return NOT_FOUND[u];
+    return method === 'POST' ? { kind: 'manage', unstable, rawDelayId: tail, action: undefined } : ONLY_POST[u];
+  }
+  const rawDelayId = tail.slice(0, slash);
+  const rawAction = tail.slice(slash + 1);
+  if (rawDelayId === '' || rawAction.includes('/')) return NOT_FOUND[u];
+  const action = decodeAction(rawAction);
+  if (action === undefined) return NOT_FOUND[u];
+  return method === 'POST' ? { kind: 'manage', unstable, rawDelayId, action } : ONLY_POST[u];
+}
+
+function decodeAction(raw: string): DelayedEventAction | undefined {
+  if (isDelayedEventAction(raw)) return raw;
+  if (!raw.includes('%')) return undefined;
+  try {
+    const decoded = decodeURIComponent(raw);
+    return isDelayedEventAction(decoded) ? decoded : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function matchSchedule(rest: string, query: URLSearchParams): DelayedEventsRoute | undefined {
+  const unstable = query.has(UNSTABLE_DELAY_PARAM);
+  if (!unstable && !query.has(DELAY_PARAM)) return undefined;
+  // rest = {roomId}/{endpoint}/{a}[/{b}]
+  const segments = rest.split('/');
+  const endpoint = segments[1];
+  if (endpoint !== 'send' && endpoint !== 'state' && endpoint !== 'redact') return undefined;
+  const count = segments.length;
+  const ok = endpoint === 'state' ? count === 3 || count === 4 : count === 4;
+  if (!ok) return NOT_FOUND[unstable ? 1 : 0];
+  return {
+    kind: 'schedule',
+    unstable,
+    endpoint,
+    rawRoomId: segments[0] as string,
+    rawFirst: segments[2] as string,
+    rawSecond: segments[3] ?? '',
+  };
+}

@@ -1,0 +1,67 @@
+/**
+ * matrix-delayed-events: MSC4140 (cancellable delayed events) for Node.js Matrix homeservers.
+ *
+ * The core is framework-agnostic: a {@link DelayedEventScheduler} over a {@link DelayedEventStore},
+ * a {@link RateLimiter}, a {@link MaxOutstandingGuard} and an {@link ErrorMapper}. HTTP adapters live in
+ * `matrix-delayed-events/express` and `matrix-delayed-events/node`, the Redis store in
+ * `matrix-delayed-events/redis`, test helpers in `matrix-delayed-events/testing`.
+ *
+ * @module
+ */
+export { DelayedEventScheduler } from './core/delayed-event-scheduler.js';
+export type { ScheduleRequest, DelayedEventsPage, PersistedStateEvent } from './core/delayed-event-scheduler.js';
+export { resolveSchedulerOptions } from './core/options.js';
+export type {
+  DelayedEventSchedulerOptions,
+  ResolvedSchedulerOptions,
+  CancelOnNewerStatePolicy,
+  DeliveryRateLimitPolicy,
+  DeliveryRetryOptions,
+} from './core/options.js';
+export { RateLimiter, DEFAULT_RATE_LIMITS, RATE_LIMIT_BUCKETS } from './core/rate-limiter.js';
+export type { RateLimitBucket, BucketLimit, RateLimiterOptions, ConsumeResult } from './core/rate-limiter.js';
+export { MaxOutstandingGuard } from './core/max-outstanding-guard.js';
+export type { MaxOutstandingGuardOptions } from './core/max-outstanding-guard.js';
+export { ErrorMapper } from './core/error-mapper.js';
+export type { ErrorStyle, ErrorResponse, ErrorMapperOptions } from './core/error-mapper.js';
+export {
+  DelayedEventsError,
+  MatrixError,
+  DelayedEventNotFoundError,
+  MaxDelayExceededError,
+  MaxOutstandingError,
+  RateLimitedError,
+  InvalidRequestError,
+  ForbiddenError,
+  StoreUnavailableError,
+  ConfigError,
+  isDelayedEventsError,
+  asMatrixError,
+} from './core/errors.js';
+export type { DelayedEventsErrcode, MatrixErrorShape, ConfigErrorCode } from './core/errors.js';
+export { systemClock, MAX_TIMER_DELAY_MS } from './core/clock.js';
+export type { Clock, TimerHandle } from './core/clock.js';
+export type {
+  DelayId,
+  JsonObject,
+  Requester,
+  DueDelayedEvent,
+  SendEventFn,
+  Logger,
+  FinalOutcome,
+  PendingDelayedEvent,
+} from './core/types.js';
+export { createMemoryStore } from './stores/memory/memory-store.js';
+export type {
+  DelayedEventStore,
+  NewDelayedEvent,
+  StoredDelayedEvent,
+  ClaimedDelayedEvent,
+  AddResult,
+  AddOptions,
+  MutationResult,
+  ClaimOptions,
+  ListCursor,
+  StateKeyFilter,
+  StoreCapabilities,
+} from './stores/store.js';

@@ -1,0 +1,295 @@
+import type {
+  AddOptions,
+  AddResult,
+  ClaimOptions,
+  ClaimedDelayedEvent,
+  DelayedEventStore,
+  ListCursor,
+  MutationResult,
+  NewDelayedEvent,
+  StateKeyFilter,
+  StoredDelayedEvent,
+} from '../store.js';
+import type { DelayId } from '../../core/types.js';
+import { DueIndex, type DueNode, type Lane } from './due-index.js';
+
+/** One event as the memory store keeps it: the record, its claim and its place in the due index. */
+class Entry implements DueNode {
+  dueAtMs = 0;
+  lane: Lane | undefined = undefined;
+  prev: DueNode | undefined = undefined;
+  next: DueNode | undefined = undefined;
+  runningSinceMs: number;
+  sendAtMs: number;
+  attempts = 0;
+  claimToken: string | undefined = undefined;
+  readonly delayId: DelayId;
+  readonly userId: string;
+  readonly deviceId: string | undefined;
+  readonly roomId: string;
+  readonly type: string;
+  readonly stateKey: string | undefined;
+  readonly contentJson: string;
+  readonly delayMs: number;
+
+  constructor(event: NewDelayedEvent, nowMs: number) {
+    this.delayId = event.delayId;
+    this.userId = event.userId;
+    this.deviceId = event.deviceId;
+    this.roomId = event.roomId;
+    this.type = event.type;
+    this.stateKey = event.stateKey;
+    this.contentJson = event.contentJson;
+    this.delayMs = event.delayMs;
+    this.runningSinceMs = nowMs;
+    this.sendAtMs = nowMs + event.delayMs;
+  }
+
+  snapshot(): StoredDelayedEvent {
+    return {
+      delayId: this.delayId,
+      userId: this.userId,
+      deviceId: this.deviceId,
+      roomId: this.roomId,
+      type: this.type,
+      stateKey: this.stateKey,
+      contentJson: this.contentJson,
+      delayMs: this.delayMs,
+      runningSinceMs: this.runningSinceMs,
+      sendAtMs: this.sendAtMs,
+      attempts: this.attempts,
+    };
+  }
+
+  claimed(): ClaimedDelayedEvent {
+    return { ...this.snapshot(), claimToken: this.claimToken as string, leaseUntilMs: this.dueAtMs };
+  }
+}
+
+interface TxnRecord {
+  readonly key: string;
+  readonly delayId: DelayId;
+  readonly expiresAtMs: number;
+}
+
+function stateIndexKey(roomId: string, type: string, stateKey: string): string {
+  return `${roomId}\u0000${type}\u0000${stateKey}`;
+}
+
+function compareListOrder(a: Entry, b: Entry): number {
+  return a.sendAtMs - b.sendAtMs || (a.delayId < b.delayId ? -1 : a.delayId > b.delayId ? 1 : 0);
+}
+
+function isAfter(entry: Entry, cursor: ListCursor): boolean {
+  return entry.sendAtMs > cursor.sendAtMs || (entry.sendAtMs === cursor.sendAtMs && entry.delayId > cursor.delayId);
+}
+
+/**
+ * The in-memory {@link DelayedEventStore}: the embedded default, for a single process.
+ *
+ * @remarks
+ * Events live in one due-time index (see the lane design in `due-index.ts`) plus maps by ID, by owner,
+ * by (room, type, state key) and by transaction key. Schedule, restart, cancel and claim cost O(1)
+ * amortised (O(log lanes) when the earliest event of a lane changes); there are no per-event timers.
+ * Nothing survives the process: use the Redis store to keep the schedule across restarts.
+ */
+class MemoryStore implements DelayedEventStore {
+  readonly capabilities = { sharedAcrossProcesses: false } as const;
+  private readonly byId = new Map<DelayId, Entry>();
+  private readonly byUser = new Map<string, Set<Entry>>();
+  private readonly byStateKey = new Map<string, Set<Entry>>();
+  private readonly due = new DueIndex();
+  private readonly txns = new Map<string, TxnRecord>();
+  // Every transaction record lives for the same TTL, so insertion order is expiry order.
+  private txnQueue: TxnRecord[] = [];
+  private txnQueueHead = 0;
+
+  async add(event: NewDelayedEvent, options: AddOptions): Promise<AddResult> {
+    this.expireTxns(options.nowMs);
+    if (event.txnKey !== undefined) {
+      const existing = this.txns.get(event.txnKey);
+      if (existing !== undefined) {
+        return { ok: true, delayId: existing.delayId, duplicate: true, nextDueAtMs: this.due.peek()?.dueAtMs };
+      }
+    }
+    const owned = this.byUser.get(event.userId);
+    if ((owned?.size ?? 0) >= options.maxPerUser) {
+      return { ok: false, reason: 'max_outstanding', userNextSendAtMs: owned ? this.earliestSendAt(owned) : undefined };
+    }
+    const entry = new Entry(event, options.nowMs);
+    this.byId.set(entry.delayId, entry);
+    if (owned) owned.add(entry);
+    else this.byUser.set(entry.userId, new Set([entry]));
+    if (entry.stateKey !== undefined) {
+      const key = stateIndexKey(entry.roomId, entry.type, entry.stateKey);
+      const set = this.byStateKey.get(key);
+      if (set) set.add(entry);
+      else this.byStateKey.set(key, new Set([entry]));
+    }
+    if (event.txnKey !== undefined) {
+      const record = { key: event.txnKey, delayId: entry.delayId, expiresAtMs: options.nowMs + options.txnTtlMs };
+      this.txns.set(record.key, record);
+      this.txnQueue.push(record);
+    }
+    this.due.insert(entry, entry.sendAtMs, options.nowMs);
+    return { ok: true, delayId: entry.delayId, duplicate: false, nextDueAtMs: this.due.peek()?.dueAtMs };
+  }
+
+  async findTxn(txnKey: string, nowMs: number): Promise<DelayId | undefined> {
+    const record = this.txns.get(txnKey);
+    return record !== undefined && record.expiresAtMs > nowMs ? record.delayId : undefined;
+  }
+
+  async get(delayId: DelayId): Promise<StoredDelayedEvent | undefined> {
+    return this.byId.get(delayId)?.snapshot();
+  }
+
+  async listForUser(userId: string, options: { after?: ListCursor | undefined; limit: number }): Promise<StoredDelayedEvent[]> {
+    const owned = this.byUser.get(userId);
+    if (owned === undefined || options.limit <= 0) return [];
+    const after = options.after;
+    const pending: Entry[] = [];
+    for (const entry of owned) {
+      if (entry.claimToken === undefined && (after === undefined || isAfter(entry, after))) pending.push(entry);
+    }
+    pending.sort(compareListOrder);
+    return pending.slice(0, options.limit).map((entry) => entry.snapshot());
+  }
+
+  async restart(delayId: DelayId, userId: string, nowMs: number): Promise<MutationResult<{ sendAtMs: number }>> {
+    const entry = this.pendingOwnedBy(delayId, userId);
+    if (entry === undefined) return { ok: false, reason: 'not_found' };
+    this.due.remove(entry);
+    entry.runningSinceMs = nowMs;
+    entry.sendAtMs = nowMs + entry.delayMs;
+    this.due.insert(entry, entry.sendAtMs, nowMs);
+    return { ok: true, sendAtMs: entry.sendAtMs, nextDueAtMs: this.due.peek()?.dueAtMs };
+  }
+
+  async cancel(delayId: DelayId, userId: string): Promise<MutationResult<{ event: StoredDelayedEvent }>> {
+    const entry = this.pendingOwnedBy(delayId, userId);
+    if (entry === undefined) return { ok: false, reason: 'not_found' };
+    this.delete(entry);
+    return { ok: true, event: entry.snapshot(), nextDueAtMs: this.due.peek()?.dueAtMs };
+  }
+
+  async claim(delayId: DelayId, userId: string, options: ClaimOptions): Promise<MutationResult<{ event: ClaimedDelayedEvent }>> {
+    const entry = this.pendingOwnedBy(delayId, userId);
+    if (entry === undefined) return { ok: false, reason: 'not_found' };
+    this.claimEntry(entry, options);
+    return { ok: true, event: entry.claimed(), nextDueAtMs: this.due.peek()?.dueAtMs };
+  }
+
+  async claimDue(options: ClaimOptions & { max: number }): Promise<ClaimedDelayedEvent[]> {
+    const claimed: ClaimedDelayedEvent[] = [];
+    while (claimed.length < options.max) {
+      const head = this.due.peek() as Entry | undefined;
+      if (head === undefined || head.dueAtMs > options.nowMs) break;
+      this.claimEntry(head, options);
+      claimed.push(head.claimed());
+    }
+    return claimed;
+  }
+
+  async reschedule(
+    delayId: DelayId,
+    claimToken: string,
+    options: { sendAtMs: number; attempts: number; nowMs: number },
+  ): Promise<MutationResult> {
+    const entry = this.byId.get(delayId);
+    if (entry === undefined || entry.claimToken !== claimToken) return { ok: false, reason: 'not_found' };
+    this.due.remove(entry);
+    entry.claimToken = undefined;
+    entry.attempts = options.attempts;
+    entry.sendAtMs = options.sendAtMs;
+    entry.runningSinceMs = options.sendAtMs - entry.delayMs;
+    this.due.insert(entry, entry.sendAtMs, options.nowMs);
+    return { ok: true, nextDueAtMs: this.due.peek()?.dueAtMs };
+  }
+
+  async finalise(delayId: DelayId, claimToken: string): Promise<MutationResult> {
+    const entry = this.byId.get(delayId);
+    if (entry === undefined || entry.claimToken !== claimToken) return { ok: false, reason: 'not_found' };
+    this.delete(entry);
+    return { ok: true, nextDueAtMs: this.due.peek()?.dueAtMs };
+  }
+
+  async cancelByStateKey(filter: StateKeyFilter): Promise<{ cancelled: StoredDelayedEvent[]; nextDueAtMs: number | undefined }> {
+    const set = this.byStateKey.get(stateIndexKey(filter.roomId, filter.type, filter.stateKey));
+    const cancelled: StoredDelayedEvent[] = [];
+    if (set !== undefined) {
+      for (const entry of [...set]) {
+        if (entry.claimToken !== undefined || entry.userId === filter.keepUserId) continue;
+        this.delete(entry);
+        cancelled.push(entry.snapshot());
+      }
+    }
+    return { cancelled, nextDueAtMs: this.due.peek()?.dueAtMs };
+  }
+
+  async nextDueAtMs(): Promise<number | undefined> {
+    return this.due.peek()?.dueAtMs;
+  }
+
+  private pendingOwnedBy(delayId: DelayId, userId: string): Entry | undefined {
+    const entry = this.byId.get(delayId);
+    return entry !== undefined && entry.userId === userId && entry.claimToken === undefined ? entry : undefined;
+  }
+
+  private claimEntry(entry: Entry, options: ClaimOptions): void {
+    this.due.remove(entry);
+    entry.claimToken = options.claimToken;
+    this.due.insert(entry, options.nowMs + options.leaseMs, options.nowMs);
+  }
+
+  private earliestSendAt(entries: Set<Entry>): number | undefined {
+    let earliest: number | undefined;
+    for (const entry of entries) if (earliest === undefined || entry.sendAtMs < earliest) earliest = entry.sendAtMs;
+    return earliest;
+  }
+
+  private delete(entry: Entry): void {
+    this.due.remove(entry);
+    this.byId.delete(entry.delayId);
+    const owned = this.byUser.get(entry.userId);
+    if (owned !== undefined) {
+      owned.delete(entry);
+      if (owned.size === 0) this.byUser.delete(entry.userId);
+    }
+    if (entry.stateKey !== undefined) {
+      const key = stateIndexKey(entry.roomId, entry.type, entry.stateKey);
+      const set = this.byStateKey.get(key);
+      if (set !== undefined) {
+        set.delete(entry);
+        if (set.size === 0) this.byStateKey.delete(key);
+      }
+    }
+  }
+
+  private expireTxns(nowMs: number): void {
+    const queue = this.txnQueue;
+    while (this.txnQueueHead < queue.length) {
+      const record = queue[this.txnQueueHead] as TxnRecord;
+      if (record.expiresAtMs > nowMs) break;
+      if (this.txns.get(record.key) === record) this.txns.delete(record.key);
+      this.txnQueueHead++;
+    }
+    // Compact now and then so the queue does not grow without bound.
+    if (this.txnQueueHead > 1024 && this.txnQueueHead * 2 > queue.length) {
+      this.txnQueue = queue.slice(this.txnQueueHead);
+      this.txnQueueHead = 0;
+    }
+  }
+}
+
+/**
+ * Creates the in-memory store, the embedded default for a single process.
+ *
+ * @example
+ * ```ts
+ * const scheduler = new DelayedEventScheduler({ store: createMemoryStore(), sendEvent });
+ * ```
+ */
+export function createMemoryStore(): DelayedEventStore {
+  return new MemoryStore();
+}

@@ -1,0 +1,40 @@
+--[[
+  Cancels the pending state events of one (room, type, state key), keeping those owned by
+  keepUserId. Claimed events are being sent and are left alone. When nothing is pending for the key
+  this is one ZRANGE on a missing key.
+
+  KEYS[1] events hash
+  KEYS[2] due index
+  KEYS[3] state index <prefix>:{<tag>}:s:<roomBytes>:<roomId><typeBytes>:<type><stateKey>
+  KEYS[4] base        <prefix>:{<tag>}:
+
+  ARGV[1] keepUserId ("" with ARGV[2] = "0" to cancel every owner's)
+  ARGV[2] "1" when keepUserId applies
+
+  Returns { nextDueAtMs|nil, event reply, event reply, ... } (the cancelled events)
+]]
+-- @include includes/codec.lua
+-- @include includes/due.lua
+-- @include includes/remove-event.lua
+
+local ids = redis.call('ZRANGE', KEYS[3], 0, -1)
+if #ids == 0 then return { nextDueAt(KEYS[2]) } end
+
+local keep = ARGV[2] == '1' and ARGV[1] or nil
+local cancelled = {}
+for i = 1, #ids do
+  local id = ids[i]
+  local packed = redis.call('HGET', KEYS[1], id)
+  if not packed then
+    redis.call('ZREM', KEYS[3], id)
+  else
+    local e = decodeEvent(packed)
+    if not e.ct and e.u ~= keep then
+      removeEvent(KEYS[4], KEYS[1], KEYS[2], id, e)
+      cancelled[#cancelled + 1] = eventReply(id, e)
+    end
+  end
+end
+local out = { nextDueAt(KEYS[2]) }
+for i = 1, #cancelled do out[i + 1] = cancelled[i] end
+return out

@@ -1,0 +1,31 @@
+--[[
+  Claims one pending event owned by the requester, due or not (the "send" action).
+
+  KEYS[1] events hash
+  KEYS[2] due index
+
+  ARGV[1] delayId
+  ARGV[2] userId (the requester; must own the event)
+  ARGV[3] nowMs
+  ARGV[4] leaseMs
+  ARGV[5] claimToken
+
+  Returns
+    { OK, nextDueAtMs, event reply }
+    { NOT_FOUND } | { NOT_OWNER } | { CLAIMED }
+]]
+-- @include includes/status.lua
+-- @include includes/codec.lua
+-- @include includes/due.lua
+
+local id = ARGV[1]
+local packed = redis.call('HGET', KEYS[1], id)
+if not packed then return { NOT_FOUND } end
+local e = decodeEvent(packed)
+if e.u ~= ARGV[2] then return { NOT_OWNER } end
+if e.ct then return { CLAIMED } end
+
+e.ct = ARGV[5]
+redis.call('HSET', KEYS[1], id, encodeEvent(e))
+redis.call('ZADD', KEYS[2], tonumber(ARGV[3]) + tonumber(ARGV[4]), id)
+return { OK, nextDueAt(KEYS[2]), eventReply(id, e) }

@@ -1,0 +1,11 @@
+-- @include includes/keys.lua
+
+-- Removes an event from every index: events hash, due index, owner index, state index.
+local function removeEvent(base, eventsKey, dueKey, id, e)
+  redis.call('HDEL', eventsKey, id)
+  redis.call('ZREM', dueKey, id)
+  redis.call('ZREM', userKey(base, e.u), id)
+  if e.k then
+    redis.call('ZREM', stateKey(base, e.r, e.t, e.k), id)
+  end
+end
