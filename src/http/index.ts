@@ -2,7 +2,7 @@
  * Framework-agnostic HTTP layer: route matching, request validation, the handlers and the
  * `/versions` helper.
  *
- * @module
+ * @packageDocumentation
  */
 export { createDelayedEventsHandler } from './handlers.js';
 export type {

@@ -3,12 +3,12 @@
  * that exposes Node's request and response objects (Fastify's `request.raw`/`reply.raw`, Koa's
  * `ctx.req`/`ctx.res`, h3's `event.node`).
  *
- * @module
+ * @packageDocumentation
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createDelayedEventsHandler } from '../../http/handlers.js';
 import type { DelayedEventsHandlerOptions } from '../../http/handlers.js';
-import { respond } from './io.js';
+import { respond, writeResponse } from './io.js';
 
 export { createDelayedEventsHandler } from '../../http/handlers.js';
 export { versionsUnstableFeatures } from '../../http/versions.js';
@@ -68,7 +68,12 @@ export function toNodeHandler(options: NodeHandlerOptions): NodeHandler {
     const method = req.method ?? 'GET';
     const route = handler.match(method, path, query);
     if (route === undefined) return false;
-    await respond(handler, req, res, route, method, path, query, undefined);
+    try {
+      await respond(handler, req, res, route, method, path, query, undefined);
+    } catch (error) {
+      // Only a broken response object gets here; the handler itself never throws.
+      writeResponse(res, handler.errorResponse(error, route));
+    }
     return true;
   };
 }
