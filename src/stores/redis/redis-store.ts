@@ -1,0 +1,296 @@
+import { ConfigError } from '../../core/errors.js';
+import type { DelayId, Logger } from '../../core/types.js';
+import type {
+  AddOptions,
+  AddResult,
+  ClaimOptions,
+  ClaimedDelayedEvent,
+  DelayedEventStore,
+  ListCursor,
+  MutationResult,
+  NewDelayedEvent,
+  StateKeyFilter,
+  StoreCapabilities,
+  StoredDelayedEvent,
+} from '../store.js';
+import { checkKeyPart, redisKeys, type RedisKeys } from './keys.js';
+import { RedisConnection, type RedisClient } from './redis-connection.js';
+import { mapScriptStatus } from './script-status.js';
+import { WakeSubscriber } from './wake-subscriber.js';
+
+/** Options of {@link createRedisStore}. */
+export interface RedisStoreOptions {
+  /**
+   * A ready ioredis client (`Redis` or `Cluster`). The store never creates or closes it. Recommended
+   * for fail-fast behaviour while Redis is down: `enableOfflineQueue: false` and
+   * `maxRetriesPerRequest: 1` (see `docs/guide/operations.md`).
+   */
+  readonly client: RedisClient;
+  /**
+   * First part of every key; use one per deployment (or per test) sharing a Redis.
+   * @defaultValue `"mde"`
+   */
+  readonly keyPrefix?: string;
+  /**
+   * Hash tag in every key (`<keyPrefix>:{<hashTag>}:…`), so one deployment's keys share a Redis
+   * Cluster slot and every script can run atomically there.
+   * @defaultValue the `keyPrefix`
+   */
+  readonly hashTag?: string;
+  /**
+   * How long a command may go unanswered before the call rejects, in ms. Calls made while the client
+   * is reconnecting reject at once.
+   * @defaultValue 5000
+   */
+  readonly commandTimeoutMs?: number;
+  /**
+   * Where connection problems of the store's own subscriber connection are reported.
+   * @defaultValue a logger that discards everything
+   */
+  readonly logger?: Logger;
+}
+
+/** A {@link DelayedEventStore} on Redis, shared by every process that uses the same keys. */
+export interface RedisStore extends DelayedEventStore {
+  /** Always `{ sharedAcrossProcesses: true }`. */
+  readonly capabilities: StoreCapabilities;
+  /**
+   * Calls `listener` when any process makes an event due earlier than the earliest before
+   * (Redis pub/sub on a connection the store duplicates from the client on first use).
+   */
+  watch(listener: (dueAtMs: number) => void): () => void;
+  /** Closes the store's subscriber connection (never the client it was given). */
+  close(): Promise<void>;
+}
+
+type Reply = readonly unknown[];
+
+/** Reads the event layout written by `eventReply()` in `lua/includes/codec.lua`. */
+function decodeEvent(reply: unknown): StoredDelayedEvent {
+  const [delayId, userId, deviceId, roomId, type, stateKey, contentJson, delayMs, runningSinceMs, attempts] = reply as [
+    string,
+    string,
+    string | null,
+    string,
+    string,
+    string | null,
+    string,
+    number,
+    number,
+    number,
+  ];
+  return {
+    delayId,
+    userId,
+    deviceId: deviceId ?? undefined,
+    roomId,
+    type,
+    stateKey: stateKey ?? undefined,
+    contentJson,
+    delayMs,
+    runningSinceMs,
+    sendAtMs: runningSinceMs + delayMs,
+    attempts,
+  };
+}
+
+function claimed(reply: unknown, options: ClaimOptions): ClaimedDelayedEvent {
+  return { ...decodeEvent(reply), claimToken: options.claimToken, leaseUntilMs: options.nowMs + options.leaseMs };
+}
+
+function optionalNumber(value: unknown): number | undefined {
+  return value === null || value === undefined ? undefined : Number(value);
+}
+
+const notFound = { ok: false, reason: 'not_found' } as const;
+
+class RedisDelayedEventStore implements RedisStore {
+  readonly capabilities: StoreCapabilities = Object.freeze({ sharedAcrossProcesses: true });
+  private readonly redis: RedisConnection;
+  private readonly keys: RedisKeys;
+  private readonly wake: WakeSubscriber;
+
+  constructor(client: RedisClient, keys: RedisKeys, timeoutMs: number, logger: Logger) {
+    this.redis = new RedisConnection(client, timeoutMs);
+    this.keys = keys;
+    this.wake = new WakeSubscriber(client, keys.wakeChannel, logger, () => this.nextDueAtMs());
+  }
+
+  async add(event: NewDelayedEvent, options: AddOptions): Promise<AddResult> {
+    const k = this.keys;
+    const flags = `${event.deviceId === undefined ? '' : 'd'}${event.stateKey === undefined ? '' : 'k'}${event.txnKey === undefined ? '' : 't'}`;
+    const reply = (await this.redis.script(
+      'addDelayedEvent',
+      [
+        k.events,
+        k.due,
+        k.user(event.userId),
+        event.txnKey === undefined ? `${k.base}t:` : k.txn(event.txnKey),
+        event.stateKey === undefined ? `${k.base}s:` : k.state(event.roomId, event.type, event.stateKey),
+      ],
+      [
+        event.delayId,
+        options.nowMs,
+        options.maxPerUser,
+        options.txnTtlMs,
+        k.wakeChannel,
+        event.userId,
+        event.deviceId ?? '',
+        event.roomId,
+        event.type,
+        event.stateKey ?? '',
+        event.contentJson,
+        event.delayMs,
+        flags,
+      ],
+    )) as Reply;
+    const outcome = mapScriptStatus(reply[0], 'addDelayedEvent');
+    if (outcome === 'max_outstanding') {
+      return { ok: false, reason: 'max_outstanding', userNextSendAtMs: optionalNumber(reply[2]) };
+    }
+    return { ok: true, delayId: String(reply[1]), duplicate: outcome === 'duplicate', nextDueAtMs: optionalNumber(reply[2]) };
+  }
+
+  async findTxn(txnKey: string, nowMs: number): Promise<DelayId | undefined> {
+    const reply = await this.redis.script('findTxn', [this.keys.txn(txnKey)], [nowMs]);
+    return typeof reply === 'string' ? reply : undefined;
+  }
+
+  async get(delayId: DelayId): Promise<StoredDelayedEvent | undefined> {
+    const reply = (await this.redis.script('getDelayedEvent', [this.keys.events], [delayId])) as Reply | null;
+    return reply === null ? undefined : decodeEvent(reply[0]);
+  }
+
+  async listForUser(userId: string, options: { readonly after?: ListCursor | undefined; readonly limit: number }): Promise<StoredDelayedEvent[]> {
+    if (options.limit <= 0) return [];
+    const reply = (await this.redis.script(
+      'listDelayedEvents',
+      [this.keys.events, this.keys.user(userId)],
+      [options.after?.sendAtMs ?? '', options.after?.delayId ?? '', options.limit],
+    )) as Reply;
+    return reply.map(decodeEvent);
+  }
+
+  async restart(delayId: DelayId, userId: string, nowMs: number): Promise<MutationResult<{ readonly sendAtMs: number }>> {
+    const k = this.keys;
+    const reply = (await this.redis.script('restartDelayedEvent', [k.events, k.due, k.user(userId)], [delayId, userId, nowMs, k.wakeChannel])) as Reply;
+    if (mapScriptStatus(reply[0], 'restartDelayedEvent') !== 'ok') return notFound;
+    return { ok: true, nextDueAtMs: optionalNumber(reply[1]), sendAtMs: Number(reply[2]) };
+  }
+
+  async cancel(delayId: DelayId, userId: string, _nowMs: number): Promise<MutationResult<{ readonly event: StoredDelayedEvent }>> {
+    const k = this.keys;
+    const reply = (await this.redis.script('cancelDelayedEvent', [k.events, k.due, k.user(userId), k.base], [delayId, userId])) as Reply;
+    if (mapScriptStatus(reply[0], 'cancelDelayedEvent') !== 'ok') return notFound;
+    return { ok: true, nextDueAtMs: optionalNumber(reply[1]), event: decodeEvent(reply[2]) };
+  }
+
+  async claim(delayId: DelayId, userId: string, options: ClaimOptions): Promise<MutationResult<{ readonly event: ClaimedDelayedEvent }>> {
+    const reply = (await this.redis.script(
+      'claimDelayedEvent',
+      [this.keys.events, this.keys.due],
+      [delayId, userId, options.nowMs, options.leaseMs, options.claimToken],
+    )) as Reply;
+    if (mapScriptStatus(reply[0], 'claimDelayedEvent') !== 'ok') return notFound;
+    return { ok: true, nextDueAtMs: optionalNumber(reply[1]), event: claimed(reply[2], options) };
+  }
+
+  async claimDue(options: ClaimOptions & { readonly max: number }): Promise<ClaimedDelayedEvent[]> {
+    if (options.max <= 0) return [];
+    const reply = (await this.redis.script(
+      'claimDueEvents',
+      [this.keys.events, this.keys.due],
+      [options.nowMs, options.leaseMs, options.claimToken, options.max],
+    )) as Reply;
+    return reply.map((event) => claimed(event, options));
+  }
+
+  async reschedule(
+    delayId: DelayId,
+    claimToken: string,
+    options: { readonly sendAtMs: number; readonly attempts: number; readonly nowMs: number },
+  ): Promise<MutationResult> {
+    const k = this.keys;
+    const reply = (await this.redis.script(
+      'rescheduleDelayedEvent',
+      [k.events, k.due, k.base],
+      [delayId, claimToken, options.sendAtMs, options.attempts, options.nowMs, k.wakeChannel],
+    )) as Reply;
+    if (mapScriptStatus(reply[0], 'rescheduleDelayedEvent') !== 'ok') return notFound;
+    return { ok: true, nextDueAtMs: optionalNumber(reply[1]) };
+  }
+
+  async finalise(delayId: DelayId, claimToken: string, _nowMs: number): Promise<MutationResult> {
+    const k = this.keys;
+    const reply = (await this.redis.script('finaliseDelayedEvent', [k.events, k.due, k.base], [delayId, claimToken])) as Reply;
+    if (mapScriptStatus(reply[0], 'finaliseDelayedEvent') !== 'ok') return notFound;
+    return { ok: true, nextDueAtMs: optionalNumber(reply[1]) };
+  }
+
+  async cancelByStateKey(filter: StateKeyFilter): Promise<{ readonly cancelled: StoredDelayedEvent[]; readonly nextDueAtMs: number | undefined }> {
+    const k = this.keys;
+    const reply = (await this.redis.script(
+      'cancelByStateKey',
+      [k.events, k.due, k.state(filter.roomId, filter.type, filter.stateKey), k.base],
+      [filter.keepUserId ?? '', filter.keepUserId === undefined ? '0' : '1'],
+    )) as Reply;
+    return { nextDueAtMs: optionalNumber(reply[0]), cancelled: reply.slice(1).map(decodeEvent) };
+  }
+
+  async nextDueAtMs(): Promise<number | undefined> {
+    const head = await this.redis.call(() => this.redis.client.zrange(this.keys.due, 0, 0, 'WITHSCORES'));
+    return head[1] === undefined ? undefined : Number(head[1]);
+  }
+
+  watch(listener: (dueAtMs: number) => void): () => void {
+    return this.wake.watch(listener);
+  }
+
+  close(): Promise<void> {
+    return this.wake.close();
+  }
+}
+
+/**
+ * Creates a {@link DelayedEventStore} on Redis. Several scheduler processes sharing one Redis (and
+ * the same `keyPrefix`) share one schedule: each due event is claimed with a lease and sent by one
+ * worker, and a crashed worker's claims fall due again for the others.
+ *
+ * @remarks
+ * Every atomic operation is one Lua script, called by `EVALSHA`. All keys carry one hash tag, so the
+ * store also runs on Redis Cluster. Memory: see `docs/guide/operations.md` for the measured bytes per
+ * outstanding event.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * import { DelayedEventScheduler } from 'matrix-delayed-events';
+ * import { createRedisStore, createRedisRateLimiter } from 'matrix-delayed-events/redis';
+ *
+ * const client = new Redis(process.env.REDIS_URL!, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+ * const store = createRedisStore({ client, keyPrefix: 'mde' });
+ * const scheduler = new DelayedEventScheduler({
+ *   store,
+ *   rateLimiter: createRedisRateLimiter({ client }),
+ *   sendEvent: (event) => homeserver.sendAs(event.userId, event), // dedupe on event.delayId
+ * });
+ * await scheduler.start();
+ * ```
+ *
+ * @throws {@link ConfigError} `ERR_DE_OPTION_INVALID` for a missing client or a malformed prefix or tag.
+ */
+export function createRedisStore(options: RedisStoreOptions): RedisStore {
+  const client = options?.client;
+  if (client === undefined || client === null || typeof client.defineCommand !== 'function') {
+    throw new ConfigError('ERR_DE_OPTION_INVALID', 'createRedisStore needs `client`: a connected ioredis Redis or Cluster');
+  }
+  const keyPrefix = options.keyPrefix ?? 'mde';
+  const hashTag = options.hashTag ?? keyPrefix;
+  const problem = checkKeyPart('keyPrefix', keyPrefix) ?? checkKeyPart('hashTag', hashTag);
+  if (problem !== undefined) throw new ConfigError('ERR_DE_OPTION_INVALID', problem);
+  const timeoutMs = options.commandTimeoutMs ?? 5000;
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
+    throw new ConfigError('ERR_DE_OPTION_INVALID', `commandTimeoutMs must be an integer > 0 (got ${String(timeoutMs)})`);
+  }
+  return new RedisDelayedEventStore(client, redisKeys(keyPrefix, hashTag), timeoutMs, options.logger ?? {});
+}

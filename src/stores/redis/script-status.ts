@@ -1,0 +1,48 @@
+/**
+ * Status codes of the Lua scripts (`lua/includes/status.lua`) and their one translator.
+ *
+ * @internal
+ * @packageDocumentation
+ */
+
+/** Numeric status codes, mirrored by `lua/includes/status.lua`. @internal */
+export const ScriptStatus = {
+  OK: 0,
+  DUPLICATE: 1,
+  NOT_FOUND: -1,
+  NOT_OWNER: -2,
+  CLAIMED: -3,
+  CLAIM_LOST: -4,
+  MAX_OUTSTANDING: -5,
+} as const;
+
+/** What a script's status means to the store contract. @internal */
+export type ScriptOutcome = 'ok' | 'duplicate' | 'not_found' | 'max_outstanding';
+
+/**
+ * Translates a script's status code into the store contract's terms. Unknown events, events of
+ * another user, events being sent and lost claims all read as `not_found`: callers must not learn
+ * which (Synapse answers 404 for each, so IDs of others are never confirmed).
+ *
+ * @param status - First element of the script's reply.
+ * @param script - Script name, for the error message.
+ * @throws Error when the status is not one the scripts return (a version mismatch or a bug).
+ * @internal
+ */
+export function mapScriptStatus(status: unknown, script: string): ScriptOutcome {
+  switch (status) {
+    case ScriptStatus.OK:
+      return 'ok';
+    case ScriptStatus.DUPLICATE:
+      return 'duplicate';
+    case ScriptStatus.NOT_FOUND:
+    case ScriptStatus.NOT_OWNER:
+    case ScriptStatus.CLAIMED:
+    case ScriptStatus.CLAIM_LOST:
+      return 'not_found';
+    case ScriptStatus.MAX_OUTSTANDING:
+      return 'max_outstanding';
+    default:
+      throw new Error(`Lua script ${script} returned an unknown status ${JSON.stringify(status)}`);
+  }
+}
