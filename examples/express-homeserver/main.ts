@@ -1,0 +1,82 @@
+/**
+ * EXAMPLE HOMESERVER — entry point (`npm run example`): reads the environment (see README.md),
+ * listens, prints its URL, and shuts down gracefully on SIGINT/SIGTERM.
+ */
+import type { DelayedEventStore } from '../../src/stores/store.js';
+import { EnvConfigError, readEnvConfig } from './config.js';
+import type { EnvConfig } from './config.js';
+import type * as RedisStoreModule from './redis-store.js';
+import { createHomeserver } from './server.js';
+
+const logger = {
+  info: (message: string, detail?: unknown) => console.log(message, detail ?? ''),
+  warn: (message: string, detail?: unknown) => console.warn(message, detail ?? ''),
+  error: (message: string, detail?: unknown) => console.error(message, detail ?? ''),
+};
+
+async function openStore(config: EnvConfig): Promise<DelayedEventStore | undefined> {
+  if (config.store === 'memory') return undefined;
+  // Imported only when asked for, so the memory path does not need ioredis installed.
+  const redisModule = './redis-store.js';
+  const { openRedisStore } = (await import(redisModule)) as typeof RedisStoreModule;
+  return openRedisStore(config.redisUrl);
+}
+
+async function main(): Promise<void> {
+  let config: EnvConfig;
+  try {
+    config = readEnvConfig(process.env);
+  } catch (error) {
+    if (error instanceof EnvConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+  let store: DelayedEventStore | undefined;
+  let homeserver: ReturnType<typeof createHomeserver>;
+  try {
+    store = await openStore(config);
+    homeserver = createHomeserver({
+      serverName: config.serverName,
+      store,
+      maxDelayMs: config.maxDelayMs,
+      maxPerUser: config.maxPerUser,
+      rateLimits: config.rateLimits,
+      cancelOnNewerState: config.cancelOnNewerState,
+      logger,
+    });
+  } catch (error) {
+    // e.g. a ConfigError from the library (an option out of range) or an unreachable Redis.
+    console.error(`Cannot start: ${error instanceof Error ? error.message : String(error)}`);
+    await store?.close?.();
+    process.exit(1);
+  }
+  const listening = await homeserver.listen(config.port, config.host);
+  console.log(`Example homeserver (NOT for production) for ${config.serverName} listening on ${listening.url}`);
+  console.log(`Delayed events: ${config.store} store; MSC4140 advertised in ${listening.url}/_matrix/client/versions`);
+
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: shutting down`);
+    listening
+      .close()
+      .then(() => store?.close?.())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          console.error('Error during shutdown', error);
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  console.error('Fatal:', error);
+  process.exit(1);
+});

@@ -1,0 +1,226 @@
+/**
+ * EXAMPLE HOMESERVER — an in-memory Matrix homeserver on Express 5, wired to matrix-delayed-events the
+ * way a real host would wire it. It is an example: no federation, no encryption, no persistence of
+ * rooms or accounts; only the delayed-event schedule can live in Redis.
+ *
+ * Wiring, in order:
+ * 1. `toExpressRouter` is mounted first: it answers the MSC4140 endpoints and schedules any send, state
+ *    or redact request carrying a delay; everything else passes through untouched.
+ * 2. The host's routes (accounts, rooms, sync) follow; unknown routes get JSON 404 `M_UNRECOGNIZED`.
+ * 3. The scheduler's `sendEvent` inserts a due event through the same path as an immediate one, so
+ *    power levels are checked at the moment of sending; a refusal (403 `M_FORBIDDEN`) finalises it.
+ * 4. Every persisted state event is reported to `scheduler.onStateEvent`.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import express from 'express';
+import type { Express } from 'express';
+import { toExpressRouter } from '../../src/adapters/express/index.js';
+import type { Clock } from '../../src/core/clock.js';
+import { DelayedEventScheduler } from '../../src/core/delayed-event-scheduler.js';
+import type { CancelOnNewerStatePolicy } from '../../src/core/options.js';
+import { RateLimiter, RATE_LIMIT_BUCKETS } from '../../src/core/rate-limiter.js';
+import type { DueDelayedEvent, FinalOutcome, Logger } from '../../src/core/types.js';
+import { versionsUnstableFeatures } from '../../src/http/versions.js';
+import type { DelayedEventStore } from '../../src/stores/store.js';
+import { AuthService } from './auth.js';
+import type { RateLimitsConfig } from './config.js';
+import { matrixErrorHandler, rawBodyReader, route, unrecognized } from './http-util.js';
+import { mountRoomRoutes } from './room-routes.js';
+import { RoomService } from './rooms.js';
+import { mountSyncRoutes } from './sync.js';
+
+/** Options of {@link createHomeserver}. */
+export interface HomeserverConfig {
+  /** Server part of user, room and event IDs. @defaultValue `"localhost"` */
+  readonly serverName?: string;
+  /** Where the delayed-event schedule lives. @defaultValue a new in-memory store */
+  readonly store?: DelayedEventStore;
+  /** Clock of the scheduler. @defaultValue the system clock */
+  readonly clock?: Clock;
+  /** Largest delay a client may ask for, in ms. @defaultValue the library's (24 h) */
+  readonly maxDelayMs?: number;
+  /** Most outstanding delayed events per user. @defaultValue the library's (100) */
+  readonly maxPerUser?: number;
+  /** Rate limits of the delayed-events endpoints, or `'off'`. @defaultValue the library's */
+  readonly rateLimits?: RateLimitsConfig;
+  /** Which delayed state events a newer state event cancels. @defaultValue `"other-senders"` */
+  readonly cancelOnNewerState?: CancelOnNewerStatePolicy;
+  /** Diagnostics. @defaultValue nothing is logged */
+  readonly logger?: Logger;
+}
+
+/** A running listener. */
+export interface Listening {
+  /** Base URL, e.g. `http://127.0.0.1:8008`. */
+  readonly url: string;
+  /** The `node:http` server. */
+  readonly server: Server;
+  /** Stops the scheduler, ends long-polls and closes the listener. */
+  close(): Promise<void>;
+}
+
+/** What {@link createHomeserver} returns. */
+export interface Homeserver {
+  readonly app: Express;
+  readonly scheduler: DelayedEventScheduler;
+  readonly rooms: RoomService;
+  readonly auth: AuthService;
+  readonly serverName: string;
+  /** How recently finalised delayed events ended (bounded; for tests and diagnostics). */
+  readonly outcomes: ReadonlyMap<string, FinalOutcome>;
+  /** Starts the scheduler and listens. */
+  listen(port: number, host: string): Promise<Listening>;
+}
+
+const MAX_REMEMBERED = 10_000;
+
+function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
+  map.set(key, value);
+  if (map.size > MAX_REMEMBERED) map.delete(map.keys().next().value as K);
+}
+
+/** Builds the example homeserver (not listening yet). */
+export function createHomeserver(config: HomeserverConfig = {}): Homeserver {
+  const serverName = config.serverName ?? 'localhost';
+  const logger = config.logger ?? {};
+  const auth = new AuthService(serverName);
+  const outcomes = new Map<string, FinalOutcome>();
+  const delivered = new Map<string, Promise<string>>();
+  const rooms = new RoomService(serverName, async (info) => {
+    // Called only once the server runs, after `scheduler` below is initialised.
+    await scheduler.onStateEvent(info);
+  });
+
+  // At the point of sending: the same insert path as an immediate event, power levels checked now.
+  async function sendEvent(event: DueDelayedEvent): Promise<{ eventId: string }> {
+    const already = delivered.get(event.delayId);
+    if (already) return { eventId: await already }; // a second delivery of one delay ID is dropped
+    const inserting = rooms
+      .insert({
+        roomId: event.roomId,
+        sender: event.userId,
+        type: event.type,
+        stateKey: event.stateKey,
+        content: event.content,
+        originServerTs: event.sendAtMs,
+      })
+      .then((ev) => ev.event_id);
+    remember(delivered, event.delayId, inserting);
+    inserting.catch(() => delivered.delete(event.delayId));
+    return { eventId: await inserting };
+  }
+
+  const rateLimits = config.rateLimits;
+  const scheduler = new DelayedEventScheduler({
+    sendEvent,
+    ...(config.store ? { store: config.store } : {}),
+    ...(config.clock ? { clock: config.clock } : {}),
+    logger,
+    ...(config.maxDelayMs !== undefined ? { maxDelayMs: config.maxDelayMs } : {}),
+    ...(config.maxPerUser !== undefined ? { maxOutstandingPerUser: config.maxPerUser } : {}),
+    ...(rateLimits !== undefined
+      ? {
+          rateLimiter: new RateLimiter({
+            logger,
+            buckets: rateLimits === 'off' ? Object.fromEntries(RATE_LIMIT_BUCKETS.map((b) => [b, false])) : rateLimits,
+          }),
+        }
+      : {}),
+    ...(config.cancelOnNewerState ? { cancelOnNewerState: config.cancelOnNewerState } : {}),
+    onFinalised: (event, outcome) => {
+      remember(outcomes, event.delayId, outcome);
+      if (outcome.kind === 'failed') logger.warn?.(`delayed event ${event.delayId} failed`, outcome.error);
+    },
+  });
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use((_req, res, next) => {
+    // Browser clients (Element Web) need CORS on the Client-Server API.
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    res.setHeader('Access-Control-Allow-Methods', 'GET, POST, PUT, DELETE, OPTIONS');
+    res.setHeader('Access-Control-Allow-Headers', 'Origin, X-Requested-With, Content-Type, Accept, Authorization');
+    next();
+  });
+  app.options('/{*any}', (_req, res) => {
+    res.status(204).end();
+  });
+
+  // 1. The library first: MSC4140 endpoints and every delayed send/state/redact.
+  app.use(
+    toExpressRouter({
+      scheduler,
+      authenticate: (req) => auth.authenticateToken(req.headers['authorization'], req.query.get('access_token')),
+      logger,
+    }),
+  );
+
+  // 2. The host's own routes.
+  app.use(rawBodyReader());
+  const client = express.Router();
+  client.get('/versions', (_req, res) => {
+    res.json({
+      versions: ['r0.6.1', 'v1.1', 'v1.2', 'v1.3', 'v1.4', 'v1.5', 'v1.6', 'v1.7', 'v1.8', 'v1.9', 'v1.10', 'v1.11'],
+      unstable_features: { ...versionsUnstableFeatures(true) },
+    });
+  });
+  client.get('/v3/capabilities', route((req, res) => {
+    auth.authenticate(req);
+    res.json({
+      capabilities: {
+        'm.change_password': { enabled: false },
+        'm.set_displayname': { enabled: false },
+        'm.set_avatar_url': { enabled: false },
+        'm.3pid_changes': { enabled: false },
+        'm.room_versions': { default: '10', available: { '10': 'stable', '11': 'stable' } },
+      },
+    });
+  }));
+  auth.mount(client);
+  mountRoomRoutes(client, rooms, auth);
+  mountSyncRoutes(client, rooms, auth);
+  app.use('/_matrix/client', client);
+  app.use(unrecognized());
+  app.use(matrixErrorHandler((message, detail) => logger.error?.(message, detail)));
+
+  return {
+    app,
+    scheduler,
+    rooms,
+    auth,
+    serverName,
+    outcomes,
+    async listen(port, host) {
+      await scheduler.start();
+      const server = app.listen(port, host);
+      await new Promise<void>((resolve, reject) => {
+        server.once('listening', resolve);
+        server.once('error', reject);
+      });
+      const address = server.address() as AddressInfo;
+      const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      let closing: Promise<void> | undefined;
+      return {
+        url: `http://${shownHost}:${address.port}`,
+        server,
+        close() {
+          closing ??= (async () => {
+            await scheduler.stop();
+            rooms.shutdown();
+            await new Promise<void>((resolve) => {
+              const force = setTimeout(() => server.closeAllConnections(), 2000);
+              server.close(() => {
+                clearTimeout(force);
+                resolve();
+              });
+              server.closeIdleConnections();
+            });
+          })();
+          return closing;
+        },
+      };
+    },
+  };
+}
