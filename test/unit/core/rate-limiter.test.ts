@@ -1,0 +1,101 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ConfigError, RateLimitedError } from '../../../src/core/errors.js';
+import { DEFAULT_RATE_LIMITS, RateLimiter } from '../../../src/core/rate-limiter.js';
+import { ALICE, BOB, createHarness, message } from '../../helpers/scheduler-harness.js';
+
+describe('RateLimiter', () => {
+  beforeEach(() => vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] }));
+  afterEach(() => vi.useRealTimers());
+
+  it('limits each user and device separately, and reports the wait', async () => {
+    const limiter = new RateLimiter({ buckets: { manage: { points: 2, durationMs: 1000 } } });
+    await limiter.consume('manage', ALICE);
+    await limiter.consume('manage', ALICE);
+    const error = await limiter.consume('manage', ALICE).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RateLimitedError);
+    expect(error).toMatchObject({ errcode: 'M_LIMIT_EXCEEDED', httpStatus: 429, bucket: 'manage' });
+    expect((error as RateLimitedError).retryAfterMs).toBeGreaterThan(0);
+    expect((error as RateLimitedError).retryAfterMs).toBeLessThanOrEqual(1000);
+    await expect(limiter.consume('manage', { ...ALICE, deviceId: 'OTHERDEVICE' })).resolves.toBeUndefined();
+    await expect(limiter.consume('manage', BOB)).resolves.toBeUndefined();
+    vi.advanceTimersByTime(1001);
+    await expect(limiter.consume('manage', ALICE)).resolves.toBeUndefined();
+  });
+
+  it('blocks for blockDurationMs once exhausted', async () => {
+    const limiter = new RateLimiter({ buckets: { send: { points: 1, durationMs: 1000, blockDurationMs: 5000 } } });
+    await limiter.consume('send', ALICE);
+    await expect(limiter.consume('send', ALICE)).rejects.toBeInstanceOf(RateLimitedError);
+    vi.advanceTimersByTime(2000);
+    const result = await limiter.tryConsume('send', ALICE);
+    expect(result.ok).toBe(false);
+    expect(!result.ok && result.retryAfterMs).toBeGreaterThan(2000);
+  });
+
+  it('applies defaults to unnamed buckets and turns a bucket off with false', async () => {
+    const limiter = new RateLimiter({ buckets: { schedule: false } });
+    expect(limiter.isEnabled('schedule')).toBe(false);
+    expect(limiter.isEnabled('manage')).toBe(true);
+    for (let i = 0; i < 1000; i++) await limiter.consume('schedule', ALICE);
+    for (let i = 0; i < DEFAULT_RATE_LIMITS.manage.points; i++) await limiter.consume('manage', ALICE);
+    await expect(limiter.consume('manage', ALICE)).rejects.toBeInstanceOf(RateLimitedError);
+  });
+
+  it('rejects malformed limits and unknown buckets with ERR_DE_RATE_LIMIT_INVALID', () => {
+    for (const buckets of [
+      { manage: { points: 0, durationMs: 1000 } },
+      { manage: { points: 1, durationMs: -1 } },
+      { manage: { points: 1.5, durationMs: 1000 } },
+      { manage: { points: 1, durationMs: 1000, blockDurationMs: -5 } },
+      { manage: 'lots' },
+      { typo: { points: 1, durationMs: 1000 } },
+    ]) {
+      expect(() => new RateLimiter({ buckets } as never)).toThrow(ConfigError);
+      expect(() => new RateLimiter({ buckets } as never)).toThrow(/ERR_DE_RATE_LIMIT_INVALID/);
+    }
+  });
+
+  it('lets requests through (and logs) when its backend fails, rather than refusing everyone', async () => {
+    const warn = vi.fn();
+    const limiter = new RateLimiter({
+      logger: { warn },
+      createBackend: () => ({ consume: () => Promise.reject(new Error('backend down')) }) as never,
+    });
+    await expect(limiter.consume('manage', ALICE)).resolves.toBeUndefined();
+    expect(warn).toHaveBeenCalled();
+  });
+
+  describe('in the scheduler', () => {
+    const bucketsOnly = (bucket: 'schedule' | 'manage' | 'send') =>
+      new RateLimiter({
+        buckets: { schedule: false, manage: false, send: false, delivery: false, [bucket]: { points: 1, durationMs: 60_000 } },
+      });
+
+    it('"schedule" limits scheduling', async () => {
+      const { scheduler } = await createHarness({ rateLimiter: bucketsOnly('schedule') });
+      await scheduler.schedule(message(1000));
+      await expect(scheduler.schedule(message(1000))).rejects.toBeInstanceOf(RateLimitedError);
+    });
+
+    it('"manage" covers restart, cancel, send and list alike', async () => {
+      for (const action of ['restart', 'cancel', 'send', 'list'] as const) {
+        const { scheduler } = await createHarness({ rateLimiter: bucketsOnly('manage') });
+        const { delayId } = await scheduler.schedule(message(100_000));
+        await scheduler.list(ALICE);
+        const attempt = action === 'list' ? scheduler.list(ALICE) : scheduler[action](ALICE, delayId);
+        await expect(attempt).rejects.toMatchObject({ bucket: 'manage' });
+      }
+    });
+
+    it('"send" limits the send action on top of "manage"', async () => {
+      const { scheduler, sent } = await createHarness({ rateLimiter: bucketsOnly('send') });
+      const a = await scheduler.schedule(message(100_000));
+      const b = await scheduler.schedule(message(100_000));
+      await scheduler.send(ALICE, a.delayId);
+      await expect(scheduler.send(ALICE, b.delayId)).rejects.toMatchObject({ bucket: 'send' });
+      await scheduler.restart(ALICE, b.delayId);
+      expect(sent).toHaveLength(1);
+      expect((await scheduler.list(ALICE)).events).toHaveLength(1);
+    });
+  });
+});

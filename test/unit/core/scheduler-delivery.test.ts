@@ -1,0 +1,288 @@
+import { describe, expect, it, vi } from 'vitest';
+import { MAX_TIMER_DELAY_MS } from '../../../src/core/clock.js';
+import { DelayedEventScheduler } from '../../../src/core/delayed-event-scheduler.js';
+import { MatrixError, RateLimitedError } from '../../../src/core/errors.js';
+import { RateLimiter } from '../../../src/core/rate-limiter.js';
+import { createMemoryStore } from '../../../src/stores/memory/memory-store.js';
+import { ManualClock } from '../../../src/testing/manual-clock.js';
+import { ALICE, BOB, createHarness, message, ROOM, unlimited } from '../../helpers/scheduler-harness.js';
+
+const call = (stateKey: string, delayMs: number, who = ALICE, content: Record<string, unknown> = {}) => ({
+  ...who,
+  roomId: ROOM,
+  type: 'org.matrix.msc3401.call.member',
+  stateKey,
+  content,
+  delayMs,
+});
+
+describe('DelayedEventScheduler delivery', () => {
+  it('sends nothing a millisecond early and exactly once on time, with every field', async () => {
+    const { scheduler, clock, sent } = await createHarness();
+    const { delayId } = await scheduler.schedule(call('_alice', 5000, ALICE, { memberships: [] }));
+    const scheduledAt = clock.now();
+    await clock.advanceAsync(4999);
+    expect(sent).toHaveLength(0);
+    await clock.advanceAsync(1);
+    expect(sent).toEqual([
+      {
+        delayId,
+        userId: ALICE.userId,
+        deviceId: ALICE.deviceId,
+        roomId: ROOM,
+        type: 'org.matrix.msc3401.call.member',
+        stateKey: '_alice',
+        content: { memberships: [] },
+        sendAtMs: scheduledAt + 5000,
+        trigger: 'timeout',
+      },
+    ]);
+    await clock.advanceAsync(60_000);
+    expect(sent).toHaveLength(1);
+  });
+
+  it('keeps one wake-up timer however many events are pending', async () => {
+    const { scheduler, clock } = await createHarness({ maxOutstandingPerUser: 1000 });
+    for (let i = 0; i < 300; i++) await scheduler.schedule(message(1000 + ((i * 7919) % 5000)));
+    expect(clock.pendingTimers).toBe(1);
+    await clock.advanceAsync(2000);
+    expect(clock.pendingTimers).toBe(1);
+  });
+
+  it('clamps delays beyond setTimeout\'s limit and re-arms', async () => {
+    const fortyDays = 40 * 24 * 60 * 60 * 1000;
+    const { scheduler, clock, sent } = await createHarness({ maxDelayMs: fortyDays });
+    await scheduler.schedule(message(fortyDays));
+    await clock.advanceAsync(MAX_TIMER_DELAY_MS);
+    expect(sent).toHaveLength(0);
+    expect(clock.pendingTimers).toBe(1);
+    await clock.advanceAsync(fortyDays - MAX_TIMER_DELAY_MS - 1);
+    expect(sent).toHaveLength(0);
+    await clock.advanceAsync(1);
+    expect(sent).toHaveLength(1);
+  });
+
+  it('sends due events in send-time order, including several for one state key', async () => {
+    const { scheduler, clock, sent } = await createHarness();
+    await scheduler.schedule(call('k', 300, ALICE, { n: 3 }));
+    await scheduler.schedule(call('k', 100, ALICE, { n: 1 }));
+    await scheduler.schedule(message(150, { content: { n: 1.5 } }));
+    await scheduler.schedule(call('k', 200, ALICE, { n: 2 }));
+    await clock.advanceAsync(1000);
+    expect(sent.map((e) => e.content['n'])).toEqual([1, 1.5, 2, 3]);
+  });
+
+  it('start() sends what fell due while stopped, oldest first, with the scheduled time', async () => {
+    const harness = await createHarness({}, false);
+    const { scheduler, clock, sent } = harness;
+    await scheduler.schedule(message(3000, { content: { n: 2 } }));
+    await scheduler.schedule(message(1000, { content: { n: 1 } }));
+    const t0 = clock.now();
+    await clock.advanceAsync(10_000);
+    expect(sent).toHaveLength(0);
+    await scheduler.start();
+    expect(sent.map((e) => [e.content['n'], e.sendAtMs])).toEqual([
+      [1, t0 + 1000],
+      [2, t0 + 3000],
+    ]);
+  });
+
+  it('stop() clears the timer and waits for sends in flight', async () => {
+    const harness = await createHarness();
+    let release!: () => void;
+    harness.sendImpl = () => new Promise<void>((resolve) => (release = resolve));
+    await harness.scheduler.schedule(message(10));
+    await harness.scheduler.schedule(message(5000));
+    const delivering = harness.clock.advanceAsync(10);
+    await new Promise((resolve) => setImmediate(resolve));
+    let stopped = false;
+    const stopping = harness.scheduler.stop().then(() => (stopped = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(stopped).toBe(false);
+    release();
+    await stopping;
+    await delivering;
+    expect(harness.clock.pendingTimers).toBe(0);
+    await harness.clock.advanceAsync(10_000);
+    expect(harness.sent).toHaveLength(1);
+  });
+
+  it('finalises a 4xx refusal at sending time without retrying, and reports it', async () => {
+    const harness = await createHarness();
+    let calls = 0;
+    harness.sendImpl = () => {
+      calls++;
+      throw new MatrixError(403, 'M_FORBIDDEN', 'power levels changed');
+    };
+    const { delayId } = await harness.scheduler.schedule(message(100));
+    await harness.clock.advanceAsync(100_000);
+    expect(calls).toBe(1);
+    expect(harness.finalised).toEqual([
+      { event: expect.objectContaining({ delayId }), outcome: { kind: 'failed', error: expect.objectContaining({ errcode: 'M_FORBIDDEN' }) } },
+    ]);
+    expect((await harness.scheduler.list(ALICE)).events).toEqual([]);
+  });
+
+  it('retries a transient failure with exponential backoff, then finalises it', async () => {
+    const harness = await createHarness({ deliveryRetry: { attempts: 3, initialBackoffMs: 1000, maxBackoffMs: 10_000 } });
+    const attemptsAt: number[] = [];
+    harness.sendImpl = () => {
+      attemptsAt.push(harness.clock.now());
+      throw new Error('database is down');
+    };
+    await harness.scheduler.schedule(message(0));
+    const t0 = harness.clock.now();
+    await harness.clock.advanceAsync(60_000);
+    expect(attemptsAt.map((t) => t - t0)).toEqual([0, 1000, 3000]);
+    expect(harness.finalised).toHaveLength(1);
+    expect(harness.finalised[0]?.outcome).toMatchObject({ kind: 'failed', error: expect.objectContaining({ message: 'database is down' }) });
+  });
+
+  it('a transient failure that recovers is sent once', async () => {
+    const harness = await createHarness();
+    let failures = 2;
+    harness.sendImpl = () => {
+      if (failures-- > 0) throw new MatrixError(502, 'M_UNKNOWN', 'bad gateway');
+    };
+    await harness.scheduler.schedule(message(0));
+    await harness.clock.advanceAsync(60_000);
+    expect(harness.sent).toHaveLength(1);
+    expect(harness.finalised.map((f) => f.outcome.kind)).toEqual(['sent']);
+  });
+
+  describe('delivery rate limit (at the point of sending)', () => {
+    const limited = () =>
+      new RateLimiter({ buckets: { schedule: false, manage: false, send: false, delivery: { points: 2, durationMs: 10_000 } } });
+
+    it('"defer" (default) re-queues events until the limiter allows, and list shows the new time', async () => {
+      // RateLimiterMemory reads the real clock, so its window is driven with fake timers.
+      vi.useFakeTimers({ toFake: ['Date'] });
+      try {
+        const harness = await createHarness({ rateLimiter: limited() });
+        for (let i = 0; i < 5; i++) await harness.scheduler.schedule(message(1000 + i, { content: { n: i } }));
+        await harness.clock.advanceAsync(1004);
+        expect(harness.sent.map((e) => e.content['n'])).toEqual([0, 1]);
+        const pending = (await harness.scheduler.list(ALICE)).events;
+        expect(pending).toHaveLength(3);
+        for (const e of pending) expect(e.runningSinceMs + e.delayMs).toBeGreaterThan(harness.clock.now());
+        vi.advanceTimersByTime(10_001);
+        await harness.clock.advanceAsync(10_001);
+        expect(harness.sent.map((e) => e.content['n'])).toEqual([0, 1, 2, 3]);
+        vi.advanceTimersByTime(10_001);
+        await harness.clock.advanceAsync(10_001);
+        expect(harness.sent).toHaveLength(5);
+        expect(harness.finalised.every((f) => f.outcome.kind === 'sent')).toBe(true);
+      } finally {
+        vi.useRealTimers();
+      }
+    });
+
+    it('"fail" finalises the excess with a RateLimitedError reported to onFinalised', async () => {
+      const harness = await createHarness({ rateLimiter: limited(), deliveryRateLimitPolicy: 'fail' });
+      for (let i = 0; i < 4; i++) await harness.scheduler.schedule(message(1000));
+      await harness.clock.advanceAsync(1000);
+      expect(harness.sent).toHaveLength(2);
+      const failed = harness.finalised.filter((f) => f.outcome.kind === 'failed');
+      expect(failed).toHaveLength(2);
+      expect(failed[0]?.outcome.kind === 'failed' && failed[0].outcome.error).toBeInstanceOf(RateLimitedError);
+      expect((await harness.scheduler.list(ALICE)).events).toEqual([]);
+    });
+  });
+
+  describe('cancellation by newer state (onStateEvent)', () => {
+    it('"other-senders" (default): the owner\'s own newer state keeps it; another user\'s cancels it', async () => {
+      const { scheduler, clock, sent, finalised } = await createHarness();
+      await scheduler.schedule(call('_alice', 1000));
+      expect(await scheduler.onStateEvent({ roomId: ROOM, type: 'org.matrix.msc3401.call.member', stateKey: '_alice', sender: ALICE.userId })).toBe(0);
+      expect((await scheduler.list(ALICE)).events).toHaveLength(1);
+      expect(await scheduler.onStateEvent({ roomId: ROOM, type: 'org.matrix.msc3401.call.member', stateKey: '_alice', sender: BOB.userId })).toBe(1);
+      await clock.advanceAsync(5000);
+      expect(sent).toHaveLength(0);
+      expect(finalised[0]?.outcome).toEqual({ kind: 'cancelled', reason: 'newer-state' });
+    });
+
+    it('"any-sender" cancels on the owner\'s own state too; "never" never cancels', async () => {
+      const any = await createHarness({ cancelOnNewerState: 'any-sender' });
+      await any.scheduler.schedule(call('k', 1000));
+      expect(await any.scheduler.onStateEvent({ roomId: ROOM, type: 'org.matrix.msc3401.call.member', stateKey: 'k', sender: ALICE.userId })).toBe(1);
+      const never = await createHarness({ cancelOnNewerState: 'never' });
+      await never.scheduler.schedule(call('k', 1000));
+      expect(await never.scheduler.onStateEvent({ roomId: ROOM, type: 'org.matrix.msc3401.call.member', stateKey: 'k', sender: BOB.userId })).toBe(0);
+      await never.clock.advanceAsync(1000);
+      expect(never.sent).toHaveLength(1);
+    });
+
+    it('only touches the same room, type and state key', async () => {
+      const { scheduler } = await createHarness();
+      await scheduler.schedule(call('k', 1000));
+      await scheduler.schedule(message(1000));
+      const cancelled = await Promise.all([
+        scheduler.onStateEvent({ roomId: '!other:x', type: 'org.matrix.msc3401.call.member', stateKey: 'k', sender: BOB.userId }),
+        scheduler.onStateEvent({ roomId: ROOM, type: 'm.room.topic', stateKey: 'k', sender: BOB.userId }),
+        scheduler.onStateEvent({ roomId: ROOM, type: 'org.matrix.msc3401.call.member', stateKey: 'other', sender: BOB.userId }),
+      ]);
+      expect(cancelled).toEqual([0, 0, 0]);
+      expect((await scheduler.list(ALICE)).events).toHaveLength(2);
+    });
+  });
+
+  describe('store faults', () => {
+    function flakyStore() {
+      const store = createMemoryStore();
+      let broken = false;
+      const proxy = new Proxy(store, {
+        get(target, property, receiver) {
+          const value = Reflect.get(target, property, receiver) as unknown;
+          if (typeof value !== 'function') return value;
+          return (...args: unknown[]) => (broken ? Promise.reject(new Error('ECONNREFUSED')) : (value as (...a: unknown[]) => unknown).apply(target, args));
+        },
+      });
+      return { store: proxy, setBroken: (value: boolean) => (broken = value) };
+    }
+
+    it('fail fast with StoreUnavailableError (503 M_UNKNOWN) and lose nothing', async () => {
+      const { store, setBroken } = flakyStore();
+      const harness = await createHarness({ store });
+      const { delayId } = await harness.scheduler.schedule(message(1000));
+      setBroken(true);
+      for (const attempt of [
+        () => harness.scheduler.schedule(message(1000)),
+        () => harness.scheduler.restart(ALICE, delayId),
+        () => harness.scheduler.cancel(ALICE, delayId),
+        () => harness.scheduler.send(ALICE, delayId),
+        () => harness.scheduler.list(ALICE),
+      ]) {
+        await expect(attempt()).rejects.toMatchObject({ name: 'StoreUnavailableError', errcode: 'M_UNKNOWN', httpStatus: 503 });
+      }
+      await harness.clock.advanceAsync(3000);
+      expect(harness.sent).toHaveLength(0);
+      setBroken(false);
+      await harness.clock.advanceAsync(5000);
+      expect(harness.sent.map((e) => e.delayId)).toEqual([delayId]);
+    });
+  });
+
+  it('works with a scheduler built from defaults (memory store, system clock)', async () => {
+    const sent: string[] = [];
+    const scheduler = new DelayedEventScheduler({ sendEvent: (e) => void sent.push(e.delayId), rateLimiter: unlimited() });
+    await scheduler.start();
+    const { delayId } = await scheduler.schedule(message(0));
+    await vi.waitFor(() => expect(sent).toEqual([delayId]));
+    await scheduler.stop();
+  });
+
+  it('runs on a store shared with a manual clock without leaking timers across restarts', async () => {
+    const clock = new ManualClock();
+    const store = createMemoryStore();
+    const sent: string[] = [];
+    const first = new DelayedEventScheduler({ store, clock, rateLimiter: unlimited(), sendEvent: (e) => void sent.push(e.delayId) });
+    await first.start();
+    const { delayId } = await first.schedule(message(1000));
+    await first.stop();
+    expect(clock.pendingTimers).toBe(0);
+    const second = new DelayedEventScheduler({ store, clock, rateLimiter: unlimited(), sendEvent: (e) => void sent.push(e.delayId) });
+    await clock.advanceAsync(2000);
+    await second.start();
+    expect(sent).toEqual([delayId]);
+  });
+});
