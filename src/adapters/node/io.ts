@@ -33,7 +33,12 @@ export function needsBody(route: DelayedEventsRoute): boolean {
 export function readBody(req: IncomingMessage, limit: number): Promise<ReadResult> {
   if (req.readableEnded) return Promise.resolve(NO_BODY);
   const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > limit) return drain(req, 0);
+  if (declared !== undefined && Number(declared) > limit) {
+    if (Number(declared) <= DRAIN_LIMIT_BYTES) return drain(req, 0);
+    // Not worth reading: answer at once, discard what arrives meanwhile, and close the connection.
+    req.resume();
+    return Promise.resolve({ kind: 'too-large', closeConnection: true });
+  }
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -84,8 +89,7 @@ function drain(req: IncomingMessage, alreadyRead: number): Promise<ReadResult> {
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > DRAIN_LIMIT_BYTES) {
-        // Stop reading; the 413 goes out with `Connection: close`.
-        req.pause();
+        // Stop counting; the 413 goes out with `Connection: close` while the rest is discarded.
         finish({ kind: 'too-large', closeConnection: true });
       }
     };

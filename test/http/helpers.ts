@@ -1,0 +1,246 @@
+import { createServer, request as httpRequest } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { DelayedEventScheduler } from '../../src/core/delayed-event-scheduler.js';
+import type { DelayedEventSchedulerOptions } from '../../src/core/options.js';
+import { RateLimiter } from '../../src/core/rate-limiter.js';
+import type { RateLimiterOptions } from '../../src/core/rate-limiter.js';
+import { MatrixError } from '../../src/core/errors.js';
+import type { DueDelayedEvent, Logger, Requester } from '../../src/core/types.js';
+import { createMemoryStore } from '../../src/stores/memory/memory-store.js';
+import { ManualClock } from '../../src/testing/manual-clock.js';
+import { toNodeHandler } from '../../src/adapters/node/index.js';
+import type { AuthenticateFn, DelayedEventsHandlerOptions, HandlerRequest } from '../../src/http/handlers.js';
+
+export const ROOM = '!room:example.org';
+export const ROOM_ENC = encodeURIComponent(ROOM);
+export const STABLE = '/_matrix/client/v1/delayed_events';
+export const UNSTABLE = '/_matrix/client/unstable/org.matrix.msc4140/delayed_events';
+export const ROOMS = `/_matrix/client/v3/rooms/${ROOM_ENC}`;
+
+/** Access tokens of the test users. */
+export const USERS: Record<string, Requester> = {
+  alice: { userId: '@alice:example.org', deviceId: 'ALICEPHONE' },
+  alice2: { userId: '@alice:example.org', deviceId: 'ALICELAPTOP' },
+  bob: { userId: '@bob:example.org', deviceId: 'BOBPHONE' },
+};
+
+function bearer(headers: HandlerRequest['headers']): string | undefined {
+  const value = headers['authorization'];
+  if (typeof value !== 'string' || !value.startsWith('Bearer ')) return undefined;
+  return value.slice('Bearer '.length);
+}
+
+/** Counts calls, so tests can check that unrecognized requests skip authentication. */
+export function makeAuthenticate(): AuthenticateFn & { calls: number } {
+  const fn = Object.assign(
+    async (req: HandlerRequest): Promise<Requester> => {
+      fn.calls++;
+      const token = bearer(req.headers);
+      if (token === undefined) throw new MatrixError(401, 'M_MISSING_TOKEN', 'Missing access token');
+      const user = USERS[token];
+      if (user === undefined) throw new MatrixError(401, 'M_UNKNOWN_TOKEN', 'Unknown access token');
+      return user;
+    },
+    { calls: 0 },
+  );
+  return fn;
+}
+
+/** What the host saw of requests the adapter passed on. */
+export interface HostRequest {
+  method: string;
+  url: string;
+  body: string;
+}
+
+export interface TestServer {
+  baseUrl: string;
+  clock: ManualClock;
+  sent: DueDelayedEvent[];
+  hostRequests: HostRequest[];
+  scheduler: DelayedEventScheduler;
+  authenticate: AuthenticateFn & { calls: number };
+  logged: unknown[];
+  close(): Promise<void>;
+}
+
+export interface TestServerOptions {
+  scheduler?: Partial<DelayedEventSchedulerOptions>;
+  rateLimits?: RateLimiterOptions['buckets'];
+  handler?: Partial<DelayedEventsHandlerOptions>;
+}
+
+export const NO_RATE_LIMITS: RateLimiterOptions['buckets'] = { schedule: false, manage: false, send: false, delivery: false };
+
+export function listen(server: Server): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      resolve(`http://127.0.0.1:${port}`);
+    });
+  });
+}
+
+export function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** The host's own handler: answers 418 with what it received, proving the request reached it intact. */
+export function hostFallback(hostRequests: HostRequest[]) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const seen = { method: req.method ?? '', url: req.url ?? '', body: Buffer.concat(chunks).toString('utf8') };
+      hostRequests.push(seen);
+      res.writeHead(418, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ host: true, ...seen }));
+    });
+  };
+}
+
+export function makeScheduler(options: TestServerOptions = {}) {
+  const clock = new ManualClock(1_700_000_000_000);
+  const sent: DueDelayedEvent[] = [];
+  const logged: unknown[] = [];
+  const logger: Logger = { error: (message, detail) => logged.push({ message, detail }) };
+  const scheduler = new DelayedEventScheduler({
+    clock,
+    logger,
+    store: createMemoryStore(),
+    rateLimiter: new RateLimiter({ buckets: { ...NO_RATE_LIMITS, ...options.rateLimits } }),
+    sendEvent: (event) => {
+      sent.push(event);
+    },
+    maxDelayMs: 86_400_000,
+    ...options.scheduler,
+  });
+  return { clock, sent, logged, logger, scheduler };
+}
+
+/** A plain node:http server: the node adapter first, then the host's fallback. */
+export async function startNodeServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const { clock, sent, logged, logger, scheduler } = makeScheduler(options);
+  await scheduler.start();
+  const authenticate = makeAuthenticate();
+  const delayedEvents = toNodeHandler({ scheduler, authenticate, logger, ...options.handler });
+  const hostRequests: HostRequest[] = [];
+  const fallback = hostFallback(hostRequests);
+  const server = createServer((req, res) => {
+    void delayedEvents(req, res).then((answered) => {
+      if (!answered) fallback(req, res);
+    });
+  });
+  const baseUrl = await listen(server);
+  return {
+    baseUrl,
+    clock,
+    sent,
+    hostRequests,
+    scheduler,
+    authenticate,
+    logged,
+    async close() {
+      await closeServer(server);
+      await scheduler.stop();
+    },
+  };
+}
+
+export interface CallResult {
+  status: number;
+  headers: Headers;
+  text: string;
+  json: Record<string, unknown>;
+}
+
+export interface CallOptions {
+  /** Token name from USERS; `null` sends no Authorization header. */
+  token?: string | null;
+  /** An object is sent as JSON; a string or bytes as they are. */
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+/** One request with Node's fetch. */
+export async function call(baseUrl: string, method: string, path: string, options: CallOptions = {}): Promise<CallResult> {
+  const headers: Record<string, string> = { ...options.headers };
+  const token = options.token === undefined ? 'alice' : options.token;
+  if (token !== null) headers['authorization'] = `Bearer ${token}`;
+  let body: string | Uint8Array | undefined;
+  if (typeof options.body === 'string' || options.body instanceof Uint8Array) body = options.body;
+  else if (options.body !== undefined) {
+    body = JSON.stringify(options.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const response = await fetch(baseUrl + path, { method, headers, body });
+  const text = await response.text();
+  let json: Record<string, unknown> = {};
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    // leave empty; tests that expect JSON check `text`
+  }
+  return { status: response.status, headers: response.headers, text, json };
+}
+
+/**
+ * A request with node:http, whose path is sent byte for byte (fetch would normalise `..` and `%2e`).
+ */
+export function rawCall(
+  baseUrl: string,
+  method: string,
+  path: string,
+  options: { token?: string | null; body?: string; headers?: Record<string, string> } = {},
+): Promise<CallResult> {
+  const url = new URL(baseUrl);
+  const headers: Record<string, string> = { ...options.headers };
+  const token = options.token === undefined ? 'alice' : options.token;
+  if (token !== null) headers['authorization'] = `Bearer ${token}`;
+  if (options.body !== undefined) headers['content-length'] = String(Buffer.byteLength(options.body));
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: url.hostname, port: url.port, method, path, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json: Record<string, unknown> = {};
+        try {
+          json = JSON.parse(text) as Record<string, unknown>;
+        } catch {
+          // not JSON
+        }
+        const h = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') h.set(k, v);
+        resolve({ status: res.statusCode ?? 0, headers: h, text, json });
+      });
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+/** Schedules a delayed message for `token` and returns its delay ID. */
+export async function scheduleMessage(
+  baseUrl: string,
+  token: string,
+  delayMs: number,
+  txnId: string,
+  content: Record<string, unknown> = { msgtype: 'm.text', body: txnId },
+): Promise<string> {
+  const res = await call(baseUrl, 'PUT', `${ROOMS}/send/m.room.message/${txnId}?delay=${delayMs}`, { token, body: content });
+  if (res.status !== 200 || typeof res.json['delay_id'] !== 'string') {
+    throw new Error(`scheduling failed: ${res.status} ${res.text}`);
+  }
+  return res.json['delay_id'];
+}
+
+/** The delay IDs `token` has pending, via the list endpoint. */
+export async function listIds(baseUrl: string, token: string): Promise<string[]> {
+  const res = await call(baseUrl, 'GET', STABLE, { token });
+  if (res.status !== 200) throw new Error(`list failed: ${res.status} ${res.text}`);
+  return (res.json['delayed_events'] as { delay_id: string }[]).map((e) => e.delay_id);
+}
