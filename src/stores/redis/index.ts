@@ -8,3 +8,5 @@
 export { createRedisStore } from './redis-store.js';
 export type { RedisStore, RedisStoreOptions } from './redis-store.js';
 export type { RedisClient } from './redis-connection.js';
+export { createRedisRateLimiter } from './redis-rate-limiter.js';
+export type { RedisRateLimiterOptions } from './redis-rate-limiter.js';

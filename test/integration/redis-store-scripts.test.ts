@@ -1,0 +1,233 @@
+import { spawnSync } from 'node:child_process';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/testing/index.js';
+import { createRedisStore, type RedisStore } from '../../src/stores/redis/index.js';
+import { redisKeys, stateKeyFromBase, userKeyFromBase } from '../../src/stores/redis/keys.js';
+import { luaScripts } from '../../src/stores/redis/lua/scripts.generated.js';
+import { mapScriptStatus } from '../../src/stores/redis/script-status.js';
+import type { NewDelayedEvent } from '../../src/stores/store.js';
+import { deleteByPrefix, keysByPrefix, newClient } from './helpers/redis.js';
+
+const client = newClient();
+const clock = new ManualClock(1_700_000_000_000);
+let counter = 0;
+const prefixes: string[] = [];
+const stores: RedisStore[] = [];
+
+function freshPrefix(): string {
+  const prefix = `scr${process.pid}x${++counter}`;
+  prefixes.push(prefix);
+  return prefix;
+}
+
+function open(prefix: string, hashTag?: string): RedisStore {
+  const store = createRedisStore({ client, keyPrefix: prefix, hashTag });
+  stores.push(store);
+  return store;
+}
+
+function event(overrides: Partial<NewDelayedEvent> = {}): NewDelayedEvent {
+  return {
+    delayId: `d${String(++counter).padStart(8, '0')}`,
+    userId: '@alice:example.org',
+    deviceId: 'PHONE',
+    roomId: '!room:example.org',
+    type: 'm.room.message',
+    stateKey: undefined,
+    contentJson: '{"body":"hi"}',
+    delayMs: 1000,
+    txnKey: undefined,
+    ...overrides,
+  };
+}
+
+const addOptions = () => ({ nowMs: clock.now(), maxPerUser: 100, txnTtlMs: 60_000 });
+const claim = (token: string) => ({ nowMs: clock.now(), leaseMs: 30_000, claimToken: token });
+
+afterEach(async () => {
+  for (const store of stores.splice(0)) await store.close();
+  for (const prefix of prefixes.splice(0)) await deleteByPrefix(client, `${prefix}:`);
+});
+afterAll(() => client.quit());
+
+describe('keys', () => {
+  it('puts one hash tag on every key, and Lua derives the same user and state keys as keys.ts', async () => {
+    const prefix = freshPrefix();
+    const store = open(prefix, 'tenant-7');
+    const keys = redisKeys(prefix, 'tenant-7');
+    const e = event({ stateKey: '_@alice:example.org_PHONE', type: 'org.matrix.msc3401.call.member', txnKey: 'txn-1' });
+    await store.add(e, addOptions());
+    const found = await keysByPrefix(client, `${prefix}:`);
+    expect(found.length).toBeGreaterThan(0);
+    for (const key of found) expect(key.startsWith(`${prefix}:{tenant-7}:`)).toBe(true);
+    expect(found).toEqual(
+      [keys.events, keys.due, keys.user(e.userId), keys.state(e.roomId, e.type, e.stateKey!), keys.txn('txn-1')].sort(),
+    );
+
+    // Finalise builds the user and state keys in Lua from the stored record: they must vanish.
+    const [claimed] = await store.claimDue({ ...claim('w1'), nowMs: clock.now() + 1000, max: 10 });
+    expect(claimed?.delayId).toBe(e.delayId);
+    expect((await store.finalise(e.delayId, 'w1', clock.now())).ok).toBe(true);
+    expect(await keysByPrefix(client, `${prefix}:`)).toEqual([keys.txn('txn-1')]);
+  });
+
+  it('builds unambiguous state keys from UTF-8 byte lengths', () => {
+    expect(stateKeyFromBase('p:{t}:', '!r', 'ab', 'c')).not.toBe(stateKeyFromBase('p:{t}:', '!r', 'a', 'bc'));
+    expect(stateKeyFromBase('p:{t}:', '!ü', 't', '')).toBe('p:{t}:s:3:!ü1:t');
+    expect(userKeyFromBase('p:{t}:', '@a:b')).toBe('p:{t}:u:@a:b');
+  });
+
+  it('rejects prefixes and tags with braces, and a missing client', () => {
+    expect(() => createRedisStore({ client, keyPrefix: 'a{b' })).toThrow(/ERR_DE_OPTION_INVALID/);
+    expect(() => createRedisStore({ client, hashTag: '' })).toThrow(/ERR_DE_OPTION_INVALID/);
+    expect(() => createRedisStore({} as never)).toThrow(/client/);
+  });
+});
+
+describe('byte-exact content', () => {
+  const samples = {
+    emoji: '{"body":"📞 call 👩‍👩‍👧‍👦 🏳️‍🌈","n":1}',
+    cjk: '{"body":"会议开始了，请加入。日本語のテキスト"}',
+    rtl: '{"body":"مرحبا بالعالم שלום עולם"}',
+    combining: '{"body":"e\u0301 vs é, Å vs Å"}',
+    escapes: '{"body":"\\u0000 nul, \\ud83d lone surrogate, tab\\t, quote \\" ~7:x"}',
+    big: JSON.stringify({ body: '🎉'.repeat(5000) }),
+  };
+  for (const [name, contentJson] of Object.entries(samples)) {
+    it(`round-trips ${name} through get, list, claim and the stored bytes`, async () => {
+      const prefix = freshPrefix();
+      const store = open(prefix);
+      const e = event({
+        contentJson,
+        userId: '@ünïcødé:例え.jp',
+        roomId: '!房间:example.org',
+        stateKey: '~🙂:7:', // starts with the codec's "absent" marker and holds its separators
+        deviceId: 'DÉVICE',
+      });
+      await store.add(e, addOptions());
+      const got = await store.get(e.delayId);
+      expect(got).toMatchObject({ contentJson, userId: e.userId, roomId: e.roomId, stateKey: e.stateKey, deviceId: e.deviceId });
+      const [listed] = await store.listForUser(e.userId, { limit: 10 });
+      expect(listed?.contentJson).toBe(contentJson);
+      const raw = await client.hgetBuffer(redisKeys(prefix, prefix).events, e.delayId);
+      expect(raw?.subarray(raw.length - Buffer.byteLength(contentJson)).equals(Buffer.from(contentJson, 'utf8'))).toBe(true);
+      const [claimed] = await store.claimDue({ ...claim('w'), nowMs: clock.now() + 5000, max: 1 });
+      expect(claimed?.contentJson).toBe(contentJson);
+      expect(JSON.parse(claimed!.contentJson)).toEqual(JSON.parse(contentJson));
+    });
+  }
+
+  it('keeps absent and empty device IDs and state keys apart', async () => {
+    const store = open(freshPrefix());
+    const a = event({ deviceId: undefined, stateKey: '' });
+    const b = event({ deviceId: '', stateKey: undefined });
+    await store.add(a, addOptions());
+    await store.add(b, addOptions());
+    expect(await store.get(a.delayId)).toMatchObject({ deviceId: undefined, stateKey: '' });
+    expect(await store.get(b.delayId)).toMatchObject({ deviceId: '', stateKey: undefined });
+  });
+});
+
+describe('scripts', () => {
+  it('registers versioned command names and survives SCRIPT FLUSH (NOSCRIPT is reloaded)', async () => {
+    const store = open(freshPrefix());
+    const names = Object.values(luaScripts).map((s) => `mde_${s.name}_${s.sha1.slice(0, 8)}`);
+    for (const name of names) expect(typeof (client as unknown as Record<string, unknown>)[name]).toBe('function');
+    await store.add(event(), addOptions());
+    await client.script('FLUSH');
+    const e = event();
+    await store.add(e, addOptions());
+    expect(await store.get(e.delayId)).toBeDefined();
+  });
+
+  it('never uses TIME and names each file <verb-noun>-<numKeys>.lua', () => {
+    for (const script of Object.values(luaScripts)) {
+      expect(script.lua).not.toMatch(/['"]TIME['"]/);
+      expect(script.lua).toMatch(/KEYS\[1\]/);
+      expect(script.numberOfKeys).toBeGreaterThan(0);
+    }
+  });
+
+  it('keeps scripts.generated.ts in step with the Lua files (gen-lua --check)', () => {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/gen-lua.ts', '--check'], { encoding: 'utf8' });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+  });
+
+  it('maps every status code and refuses unknown ones', () => {
+    expect(mapScriptStatus(0, 'x')).toBe('ok');
+    expect(mapScriptStatus(1, 'x')).toBe('duplicate');
+    for (const code of [-1, -2, -3, -4]) expect(mapScriptStatus(code, 'x')).toBe('not_found');
+    expect(mapScriptStatus(-5, 'x')).toBe('max_outstanding');
+    expect(() => mapScriptStatus(42, 'addDelayedEvent')).toThrow(/unknown status 42/);
+  });
+
+  it('expires transaction keys by the caller clock, not by Redis time', async () => {
+    const store = open(freshPrefix());
+    const e = event({ txnKey: 'k1' });
+    await store.add(e, { ...addOptions(), txnTtlMs: 1000 });
+    expect(await store.findTxn('k1', clock.now() + 999)).toBe(e.delayId);
+    expect(await store.findTxn('k1', clock.now() + 1000)).toBeUndefined();
+    const again = await store.add(event({ txnKey: 'k1' }), { ...addOptions(), nowMs: clock.now() + 2000 });
+    expect(again).toMatchObject({ ok: true, duplicate: false });
+  });
+
+  it('lists ties on sendAtMs in byte order of the ID across pages, skipping claimed events', async () => {
+    const store = open(freshPrefix());
+    const ids = ['A', 'B', '_', 'a', 'b', '-', 'Z9', 'z'].map((s) => `id-${s}`);
+    for (const id of ids) await store.add(event({ delayId: id }), addOptions());
+    await store.claim('id-b', '@alice:example.org', claim('w'));
+    const expected = ids.filter((id) => id !== 'id-b').sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+    const seen: string[] = [];
+    let after: { sendAtMs: number; delayId: string } | undefined;
+    for (;;) {
+      const page = await store.listForUser('@alice:example.org', { after, limit: 3 });
+      if (page.length === 0) break;
+      seen.push(...page.map((p) => p.delayId));
+      const last = page[page.length - 1]!;
+      after = { sendAtMs: last.sendAtMs, delayId: last.delayId };
+    }
+    expect(seen).toEqual(expected);
+  });
+});
+
+describe('wake-ups across stores (pub/sub)', () => {
+  it('announces only changes that make something due earlier than before', async () => {
+    const prefix = freshPrefix();
+    const writerClient = newClient();
+    const writer = createRedisStore({ client: writerClient, keyPrefix: prefix });
+    const watcher = open(prefix);
+    const heard: number[] = [];
+    const subscribed = new Promise<void>((resolve) => {
+      // The first message after subscribing tells us the subscription is live.
+      const stop = watcher.watch((dueAtMs) => {
+        heard.push(dueAtMs);
+        if (dueAtMs === 1) {
+          stop();
+          resolve();
+        }
+      });
+    });
+    const probeWatch = watcher.watch((dueAtMs) => heard.push(dueAtMs));
+    // Publish probes until the subscriber is connected.
+    const channel = redisKeys(prefix, prefix).wakeChannel;
+    while (heard.length === 0) {
+      await client.publish(channel, '1');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await subscribed;
+    heard.length = 0;
+
+    const now = clock.now();
+    const first = event({ delayMs: 5000 });
+    await writer.add(first, addOptions()); // earliest: announced
+    await writer.add(event({ delayMs: 9000 }), addOptions()); // later: silent
+    await writer.restart(first.delayId, first.userId, now + 100); // moves later: silent
+    await writer.add(event({ delayMs: 10 }), addOptions()); // earlier: announced
+    await new Promise((r) => setTimeout(r, 100));
+    expect(heard).toEqual([now + 5000, now + 10]);
+    probeWatch();
+    await writer.close();
+    await writerClient.quit();
+  });
+});
