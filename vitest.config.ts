@@ -8,5 +8,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Two cores: real-Redis and multi-process tests must not starve each other.
     maxWorkers: 2,
+    // The JSON report feeds the "N passed, N failed" line that .ci/run prints.
+    reporters: ['default', ['json', { outputFile: '.vitest-results.json' }]],
   },
 });

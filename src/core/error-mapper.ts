@@ -3,9 +3,9 @@ import type { Logger } from './types.js';
 
 /**
  * How MSC4140's own error codes are written:
- * - `"stable"`: `{"errcode": "M_MAX_DELAY_EXCEEDED", "max_delay": 86400000}`.
- * - `"unstable"`: `{"errcode": "M_UNKNOWN", "org.matrix.msc4140.errcode": "M_MAX_DELAY_EXCEEDED",
- *   "org.matrix.msc4140.max_delay": 86400000}`, for requests made on the unstable prefix.
+ * - `"stable"`: errcode `M_MAX_DELAY_EXCEEDED` with `max_delay`.
+ * - `"unstable"`, for requests made on the unstable prefix: errcode `M_UNKNOWN` with
+ *   `org.matrix.msc4140.errcode` set to `M_MAX_DELAY_EXCEEDED` and `org.matrix.msc4140.max_delay`.
  */
 export type ErrorStyle = 'stable' | 'unstable';
 

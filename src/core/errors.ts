@@ -63,7 +63,12 @@ export class DelayedEventsError extends Error {
  * specific status and errcode (e.g. 403 `M_FORBIDDEN` when power levels forbid the event).
  */
 export class MatrixError extends DelayedEventsError {
-  /** @inheritDoc DelayedEventsError.constructor */
+  /**
+   * @param httpStatus - HTTP status (4xx for a permanent refusal).
+   * @param errcode - Matrix error code.
+   * @param message - Human-readable message for the client.
+   * @param options - Optional details, retry time and cause.
+   */
   constructor(
     httpStatus: number,
     errcode: string,
