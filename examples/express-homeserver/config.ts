@@ -9,6 +9,11 @@ import { RATE_LIMIT_BUCKETS } from '../../src/core/rate-limiter.js';
 /** Rate limits as configured: per bucket a limit or `false` (off), or `'off'` for all. */
 export type RateLimitsConfig = Partial<Record<RateLimitBucket, BucketLimit | false>> | 'off';
 
+/** The per-bucket form of {@link RateLimitsConfig} that `RateLimiter` takes (`'off'`: every bucket off). */
+export function rateLimitBuckets(config: RateLimitsConfig): Partial<Record<RateLimitBucket, BucketLimit | false>> {
+  return config === 'off' ? Object.fromEntries(RATE_LIMIT_BUCKETS.map((b) => [b, false])) : config;
+}
+
 /** Everything the environment configures. */
 export interface EnvConfig {
   readonly host: string;

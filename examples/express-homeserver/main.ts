@@ -2,10 +2,10 @@
  * EXAMPLE HOMESERVER — entry point (`npm run example`): reads the environment (see README.md),
  * listens, prints its URL, and shuts down gracefully on SIGINT/SIGTERM.
  */
-import type { DelayedEventStore } from '../../src/stores/store.js';
-import { EnvConfigError, readEnvConfig } from './config.js';
+import { EnvConfigError, rateLimitBuckets, readEnvConfig } from './config.js';
 import type { EnvConfig } from './config.js';
 import type * as RedisStoreModule from './redis-store.js';
+import type { OpenedRedis } from './redis-store.js';
 import { createHomeserver } from './server.js';
 
 const logger = {
@@ -14,12 +14,11 @@ const logger = {
   error: (message: string, detail?: unknown) => console.error(message, detail ?? ''),
 };
 
-async function openStore(config: EnvConfig): Promise<DelayedEventStore | undefined> {
+async function openRedis(config: EnvConfig): Promise<OpenedRedis | undefined> {
   if (config.store === 'memory') return undefined;
   // Imported only when asked for, so the memory path does not need ioredis installed.
-  const redisModule = './redis-store.js';
-  const { openRedisStore } = (await import(redisModule)) as typeof RedisStoreModule;
-  return openRedisStore(config.redisUrl);
+  const { openRedis: open } = (await import('./redis-store.js')) as typeof RedisStoreModule;
+  return open(config.redisUrl, config.rateLimits === undefined ? undefined : rateLimitBuckets(config.rateLimits), logger);
 }
 
 async function main(): Promise<void> {
@@ -33,13 +32,13 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  let store: DelayedEventStore | undefined;
+  let redis: OpenedRedis | undefined;
   let homeserver: ReturnType<typeof createHomeserver>;
   try {
-    store = await openStore(config);
+    redis = await openRedis(config);
     homeserver = createHomeserver({
       serverName: config.serverName,
-      store,
+      ...(redis ? { store: redis.store, rateLimiter: redis.rateLimiter } : {}),
       maxDelayMs: config.maxDelayMs,
       maxPerUser: config.maxPerUser,
       rateLimits: config.rateLimits,
@@ -49,7 +48,7 @@ async function main(): Promise<void> {
   } catch (error) {
     // e.g. a ConfigError from the library (an option out of range) or an unreachable Redis.
     console.error(`Cannot start: ${error instanceof Error ? error.message : String(error)}`);
-    await store?.close?.();
+    await redis?.close();
     process.exit(1);
   }
   const listening = await homeserver.listen(config.port, config.host);
@@ -63,7 +62,7 @@ async function main(): Promise<void> {
     console.log(`${signal}: shutting down`);
     listening
       .close()
-      .then(() => store?.close?.())
+      .then(() => redis?.close())
       .then(
         () => process.exit(0),
         (error: unknown) => {

@@ -1,18 +1,49 @@
 /**
- * EXAMPLE HOMESERVER — opens the Redis store (`DELAYED_EVENTS_STORE=redis`). Loaded by `main.ts` with
- * a dynamic import only when Redis is asked for, so the memory path never loads ioredis.
+ * EXAMPLE HOMESERVER — opens the Redis store and Redis-backed rate limits (`DELAYED_EVENTS_STORE=redis`).
+ * `main.ts` loads this module with a dynamic import only when Redis is asked for, so the memory path
+ * never loads ioredis.
  */
-import type { DelayedEventStore } from '../../src/stores/store.js';
+import { Redis } from 'ioredis';
+import type { BucketLimit, RateLimitBucket, RateLimiter } from '../../src/core/rate-limiter.js';
+import type { Logger } from '../../src/core/types.js';
+import { createRedisRateLimiter, createRedisStore } from '../../src/stores/redis/index.js';
+import type { RedisStore } from '../../src/stores/redis/index.js';
 
-/** Connects to Redis at `url` and returns a delayed-event store on it. */
-export async function openRedisStore(url: string): Promise<DelayedEventStore> {
-  const specifier = '../../src/stores/redis/index.js';
-  let mod: { createRedisStore?: (options: { url: string }) => DelayedEventStore | Promise<DelayedEventStore> };
+/** What {@link openRedis} opened. */
+export interface OpenedRedis {
+  readonly store: RedisStore;
+  /** Rate limits shared by every process on this Redis; undefined keeps the library defaults. */
+  readonly rateLimiter: RateLimiter;
+  /** Closes the store and the client. */
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to Redis at `url` (failing fast when unreachable) and opens the store and rate limiter.
+ *
+ * @param buckets - Rate limits per bucket, as configured.
+ */
+export async function openRedis(
+  url: string,
+  buckets: Partial<Record<RateLimitBucket, BucketLimit | false>> | undefined,
+  logger: Logger,
+): Promise<OpenedRedis> {
+  const client = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 5000 });
+  client.on('error', (error: Error) => logger.warn?.(`redis: ${error.message}`));
   try {
-    mod = (await import(specifier)) as typeof mod;
+    await client.connect();
   } catch (error) {
-    throw new Error(`the Redis store could not be loaded (${error instanceof Error ? error.message : String(error)})`);
+    client.disconnect();
+    throw new Error(`cannot connect to Redis at ${url}: ${error instanceof Error ? error.message : String(error)}`);
   }
-  if (typeof mod.createRedisStore !== 'function') throw new Error('the Redis store is not available in this build');
-  return mod.createRedisStore({ url });
+  const store = createRedisStore({ client, keyPrefix: 'mde-example', logger });
+  const rateLimiter = createRedisRateLimiter({ client, keyPrefix: 'mde-example-rl', logger, ...(buckets ? { buckets } : {}) });
+  return {
+    store,
+    rateLimiter,
+    async close() {
+      await store.close();
+      await client.quit().catch(() => client.disconnect());
+    },
+  };
 }

@@ -111,14 +111,20 @@ export class RoomService {
   private readonly waiters = new Set<() => void>();
   private closed = false;
 
-  /**
-   * @param serverName - Server part of room and event IDs.
-   * @param onStateEvent - Called (and awaited) after each state event is persisted.
-   */
-  constructor(
-    readonly serverName: string,
-    private readonly onStateEvent: (info: StateEventInfo) => Promise<void>,
-  ) {}
+  private onStateEvent: (info: StateEventInfo) => Promise<unknown> = async () => undefined;
+
+  /** @param serverName - Server part of room and event IDs. */
+  constructor(readonly serverName: string) {}
+
+  /** Sets what is called (and awaited) after each state event is persisted. */
+  setStateListener(listener: (info: StateEventInfo) => Promise<unknown>): void {
+    this.onStateEvent = listener;
+  }
+
+  /** Lets long-polls wait again after {@link RoomService.shutdown} (a restart on the same rooms). */
+  reopen(): void {
+    this.closed = false;
+  }
 
   /** Latest stream position. */
   get position(): number {

@@ -19,12 +19,13 @@ import { toExpressRouter } from '../../src/adapters/express/index.js';
 import type { Clock } from '../../src/core/clock.js';
 import { DelayedEventScheduler } from '../../src/core/delayed-event-scheduler.js';
 import type { CancelOnNewerStatePolicy } from '../../src/core/options.js';
-import { RateLimiter, RATE_LIMIT_BUCKETS } from '../../src/core/rate-limiter.js';
+import { RateLimiter } from '../../src/core/rate-limiter.js';
 import type { DueDelayedEvent, FinalOutcome, Logger } from '../../src/core/types.js';
 import { versionsUnstableFeatures } from '../../src/http/versions.js';
 import type { DelayedEventStore } from '../../src/stores/store.js';
 import { AuthService } from './auth.js';
 import type { RateLimitsConfig } from './config.js';
+import { rateLimitBuckets } from './config.js';
 import { matrixErrorHandler, rawBodyReader, route, unrecognized } from './http-util.js';
 import { mountRoomRoutes } from './room-routes.js';
 import { RoomService } from './rooms.js';
@@ -44,10 +45,17 @@ export interface HomeserverConfig {
   readonly maxPerUser?: number;
   /** Rate limits of the delayed-events endpoints, or `'off'`. @defaultValue the library's */
   readonly rateLimits?: RateLimitsConfig;
+  /** A ready rate limiter (e.g. Redis-backed); takes precedence over `rateLimits`. */
+  readonly rateLimiter?: RateLimiter;
   /** Which delayed state events a newer state event cancels. @defaultValue `"other-senders"` */
   readonly cancelOnNewerState?: CancelOnNewerStatePolicy;
   /** Diagnostics. @defaultValue nothing is logged */
   readonly logger?: Logger;
+  /**
+   * Rooms and accounts of a previous instance: the example keeps them in memory, so a "restart" that
+   * keeps them simulates a host whose own database survives while its HTTP server and scheduler restart.
+   */
+  readonly previous?: Pick<Homeserver, 'rooms' | 'auth'>;
 }
 
 /** A running listener. */
@@ -84,13 +92,12 @@ function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
 export function createHomeserver(config: HomeserverConfig = {}): Homeserver {
   const serverName = config.serverName ?? 'localhost';
   const logger = config.logger ?? {};
-  const auth = new AuthService(serverName);
+  const auth = config.previous?.auth ?? new AuthService(serverName);
   const outcomes = new Map<string, FinalOutcome>();
   const delivered = new Map<string, Promise<string>>();
-  const rooms = new RoomService(serverName, async (info) => {
-    // Called only once the server runs, after `scheduler` below is initialised.
-    await scheduler.onStateEvent(info);
-  });
+  const rooms = config.previous?.rooms ?? new RoomService(serverName);
+  // Called only once the server runs, after `scheduler` below is initialised.
+  rooms.setStateListener((info) => scheduler.onStateEvent(info));
 
   // At the point of sending: the same insert path as an immediate event, power levels checked now.
   async function sendEvent(event: DueDelayedEvent): Promise<{ eventId: string }> {
@@ -111,7 +118,8 @@ export function createHomeserver(config: HomeserverConfig = {}): Homeserver {
     return { eventId: await inserting };
   }
 
-  const rateLimits = config.rateLimits;
+  const rateLimiter =
+    config.rateLimiter ?? (config.rateLimits !== undefined ? new RateLimiter({ logger, buckets: rateLimitBuckets(config.rateLimits) }) : undefined);
   const scheduler = new DelayedEventScheduler({
     sendEvent,
     ...(config.store ? { store: config.store } : {}),
@@ -119,14 +127,7 @@ export function createHomeserver(config: HomeserverConfig = {}): Homeserver {
     logger,
     ...(config.maxDelayMs !== undefined ? { maxDelayMs: config.maxDelayMs } : {}),
     ...(config.maxPerUser !== undefined ? { maxOutstandingPerUser: config.maxPerUser } : {}),
-    ...(rateLimits !== undefined
-      ? {
-          rateLimiter: new RateLimiter({
-            logger,
-            buckets: rateLimits === 'off' ? Object.fromEntries(RATE_LIMIT_BUCKETS.map((b) => [b, false])) : rateLimits,
-          }),
-        }
-      : {}),
+    ...(rateLimiter ? { rateLimiter } : {}),
     ...(config.cancelOnNewerState ? { cancelOnNewerState: config.cancelOnNewerState } : {}),
     onFinalised: (event, outcome) => {
       remember(outcomes, event.delayId, outcome);
@@ -193,6 +194,7 @@ export function createHomeserver(config: HomeserverConfig = {}): Homeserver {
     serverName,
     outcomes,
     async listen(port, host) {
+      rooms.reopen();
       await scheduler.start();
       const server = app.listen(port, host);
       await new Promise<void>((resolve, reject) => {
