@@ -12,6 +12,8 @@
  * @packageDocumentation
  */
 
+import { createHash } from 'node:crypto';
+
 /** Kind tags, kept short because every byte of a key name is paid for once per key. */
 const KIND = {
   /** HASH: delayId → packed event record. */
@@ -20,7 +22,7 @@ const KIND = {
   due: 'due',
   /** ZSET per user: outstanding delayIds scored by sendAtMs. */
   user: 'u',
-  /** ZSET per (room, type, state key): pending state event delayIds (score 0). */
+  /** ZSET per (room, type, state key), by hash: delayIds of its state events (score 0). */
   state: 's',
   /** STRING per transaction key: `<expiresAtMs>:<delayId>`. */
   txn: 't',
@@ -65,12 +67,16 @@ export function userKeyFromBase(base: string, userId: string): string {
 }
 
 /**
- * `<base>s:<roomBytes>:<room><typeBytes>:<type><stateKey>`; byte lengths (UTF-8) keep the triple
- * unambiguous whatever characters it holds. Mirrored by `stateKey()` in `lua/includes/keys.lua`.
+ * `<base>s:<first 16 hex digits of SHA-1("<roomBytes>:<room><typeBytes>:<type><stateKey>")>`. Byte
+ * lengths (UTF-8) make the triple unambiguous; hashing keeps the key short (MatrixRTC state keys are
+ * long, and there is one such key per pending state event). Scripts compare the stored room, type
+ * and state key before acting, so a hash collision cannot cancel the wrong event. Mirrored by
+ * `stateKey()` in `lua/includes/keys.lua`.
  * @internal
  */
 export function stateKeyFromBase(base: string, roomId: string, type: string, stateKey: string): string {
-  return `${base}${KIND.state}:${Buffer.byteLength(roomId)}:${roomId}${Buffer.byteLength(type)}:${type}${stateKey}`;
+  const triple = `${Buffer.byteLength(roomId)}:${roomId}${Buffer.byteLength(type)}:${type}${stateKey}`;
+  return `${base}${KIND.state}:${createHash('sha1').update(triple, 'utf8').digest('hex').slice(0, 16)}`;
 }
 
 /**

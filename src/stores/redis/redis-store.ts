@@ -232,7 +232,7 @@ class RedisDelayedEventStore implements RedisStore {
     const reply = (await this.redis.script(
       'cancelByStateKey',
       [k.events, k.due, k.state(filter.roomId, filter.type, filter.stateKey), k.base],
-      [filter.keepUserId ?? '', filter.keepUserId === undefined ? '0' : '1'],
+      [filter.keepUserId ?? '', filter.keepUserId === undefined ? '0' : '1', filter.roomId, filter.type, filter.stateKey],
     )) as Reply;
     return { nextDueAtMs: optionalNumber(reply[0]), cancelled: reply.slice(1).map(decodeEvent) };
   }

@@ -5,11 +5,14 @@
 
   KEYS[1] events hash
   KEYS[2] due index
-  KEYS[3] state index <prefix>:{<tag>}:s:<roomBytes>:<roomId><typeBytes>:<type><stateKey>
+  KEYS[3] state index <prefix>:{<tag>}:s:<hash of the triple> (see stateKey in includes/keys.lua)
   KEYS[4] base        <prefix>:{<tag>}:
 
   ARGV[1] keepUserId ("" with ARGV[2] = "0" to cancel every owner's)
   ARGV[2] "1" when keepUserId applies
+  ARGV[3] roomId    } the triple itself: members whose record holds another triple (a hash
+  ARGV[4] type      } collision on the key) are left alone
+  ARGV[5] stateKey  }
 
   Returns { nextDueAtMs|nil, event reply, event reply, ... } (the cancelled events)
 ]]
@@ -29,7 +32,8 @@ for i = 1, #ids do
     redis.call('ZREM', KEYS[3], id)
   else
     local e = decodeEvent(packed)
-    if not e.ct and e.u ~= keep then
+    local sameTriple = e.r == ARGV[3] and e.t == ARGV[4] and e.k == ARGV[5]
+    if sameTriple and not e.ct and e.u ~= keep then
       removeEvent(KEYS[4], KEYS[1], KEYS[2], id, e)
       cancelled[#cancelled + 1] = eventReply(id, e)
     end

@@ -5,6 +5,8 @@ local function userKey(base, userId)
   return base .. 'u:' .. userId
 end
 
+-- Hashed so the key stays short; callers compare the stored triple before acting on a member.
 local function stateKey(base, roomId, eventType, stateKeyValue)
-  return base .. 's:' .. string.format('%d:', #roomId) .. roomId .. string.format('%d:', #eventType) .. eventType .. stateKeyValue
+  local triple = string.format('%d:', #roomId) .. roomId .. string.format('%d:', #eventType) .. eventType .. stateKeyValue
+  return base .. 's:' .. string.sub(redis.sha1hex(triple), 1, 16)
 end
