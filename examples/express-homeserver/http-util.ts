@@ -165,6 +165,9 @@ export function matrixErrorHandler(log: (message: string, detail?: unknown) => v
 }
 
 /** JSON 404 `M_UNRECOGNIZED` for every unknown route (matrix-js-sdk relies on a JSON answer). */
-export function unrecognized(): RequestHandler {
-  return (_req, res) => sendMatrixError(res, 404, 'M_UNRECOGNIZED', 'Unrecognized request');
+export function unrecognized(log?: (message: string) => void): RequestHandler {
+  return (req, res) => {
+    log?.(`unrecognized request: ${req.method} ${req.originalUrl.split('?')[0]}`);
+    sendMatrixError(res, 404, 'M_UNRECOGNIZED', 'Unrecognized request');
+  };
 }

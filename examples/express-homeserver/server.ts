@@ -183,7 +183,7 @@ export function createHomeserver(config: HomeserverConfig = {}): Homeserver {
   mountRoomRoutes(client, rooms, auth);
   mountSyncRoutes(client, rooms, auth);
   app.use('/_matrix/client', client);
-  app.use(unrecognized());
+  app.use(unrecognized((message) => logger.debug?.(message)));
   app.use(matrixErrorHandler((message, detail) => logger.error?.(message, detail)));
 
   return {
