@@ -156,9 +156,8 @@ export function matrixErrorHandler(log: (message: string, detail?: unknown) => v
     if (e?.type === 'entity.too.large') return sendMatrixError(res, 413, 'M_TOO_LARGE', 'Request body too large.');
     if (e?.type === 'entity.parse.failed') return sendMatrixError(res, 400, 'M_NOT_JSON', 'Content not JSON.');
     const status = e?.status ?? e?.statusCode;
-    if (typeof status === 'number' && status >= 400 && status < 500) {
-      return sendMatrixError(res, status, 'M_UNKNOWN', 'Bad request.');
-    }
+    if (err instanceof URIError || status === 400) return sendMatrixError(res, 400, 'M_INVALID_PARAM', 'Malformed request (bad URL encoding?).');
+    if (typeof status === 'number' && status > 400 && status < 500) return sendMatrixError(res, status, 'M_UNKNOWN', 'Bad request.');
     log('unexpected error', err);
     sendMatrixError(res, 500, 'M_UNKNOWN', 'Internal server error.');
   };
