@@ -77,6 +77,11 @@ export interface Homeserver {
   readonly serverName: string;
   /** How recently finalised delayed events ended (bounded; for tests and diagnostics). */
   readonly outcomes: ReadonlyMap<string, FinalOutcome>;
+  /**
+   * The scheduler's `sendEvent`: inserts a due delayed event (power levels checked now); a second
+   * delivery of the same delay ID returns the first event's ID without inserting anything.
+   */
+  deliver(event: DueDelayedEvent): Promise<{ eventId: string }>;
   /** Starts the scheduler and listens. */
   listen(port: number, host: string): Promise<Listening>;
 }
@@ -193,6 +198,7 @@ export function createHomeserver(config: HomeserverConfig = {}): Homeserver {
     auth,
     serverName,
     outcomes,
+    deliver: sendEvent,
     async listen(port, host) {
       rooms.reopen();
       await scheduler.start();

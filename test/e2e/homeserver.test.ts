@@ -1,0 +1,222 @@
+/**
+ * The example homeserver as a host of the library, over real HTTP: power levels at the point of
+ * sending, duplicate deliveries, delayed redactions, sync long-poll, limits and caps from its config.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MatrixError } from '../../src/core/errors.js';
+import { complementRoom, DELAY, enc, register, sleep, startServer, UNSTABLE, waitFor } from './helpers.js';
+import type { RunningServer } from './helpers.js';
+
+let server: RunningServer;
+beforeAll(async () => {
+  server = await startServer();
+});
+afterAll(async () => {
+  await server.close();
+});
+
+describe.concurrent('power levels are checked when a delayed event is sent', () => {
+  it('refused at sending time (403 M_FORBIDDEN) → finalised as failed, nothing inserted', async () => {
+    const { user2, roomId } = await complementRoom(server.url);
+    // state_default is 50 and user2 has 0: scheduling is accepted, sending is not.
+    const r = await user2.putState(roomId, 'com.example.locked', '', { v: 1 }, `?${DELAY}=150`);
+    expect(r.status, r.text).toBe(200);
+    const delayId = r.body['delay_id'] as string;
+    expect(await waitFor(async () => server.hs.outcomes.has(delayId), 1500)).toBe(true);
+    const outcome = server.hs.outcomes.get(delayId);
+    expect(outcome?.kind).toBe('failed');
+    expect(outcome?.kind === 'failed' && outcome.error).toMatchObject({ httpStatus: 403, errcode: 'M_FORBIDDEN' });
+    expect((await user2.getState(roomId, 'com.example.locked', '')).status).toBe(404);
+    expect(await user2.listDelayed()).toEqual([]);
+    // Immediate sends are refused the same way.
+    const now = await user2.putState(roomId, 'com.example.locked', '', { v: 2 });
+    expect([now.status, now.body['errcode']]).toEqual([403, 'M_FORBIDDEN']);
+  });
+
+  it('allowed at sending time after a power-level change, though not when scheduled', async () => {
+    const { user1, user2, roomId } = await complementRoom(server.url);
+    const r = await user2.putState(roomId, 'com.example.locked', 'k', { v: 'promoted' }, `?${DELAY}=500`);
+    expect(r.status, r.text).toBe(200);
+    const pl = await user1.getState(roomId, 'm.room.power_levels', '');
+    const users = { ...(pl.body['users'] as Record<string, number>), [user2.userId]: 50 };
+    expect((await user1.putState(roomId, 'm.room.power_levels', '', { ...pl.body, users })).status).toBe(200);
+    expect(await waitFor(async () => (await user2.getState(roomId, 'com.example.locked', 'k')).status === 200, 1500)).toBe(true);
+    expect(server.hs.outcomes.get(r.body['delay_id'] as string)).toEqual({ kind: 'sent' });
+  });
+
+  it('only joined members send: a delayed message of a user who left is refused', async () => {
+    const { user2, roomId } = await complementRoom(server.url);
+    const r = await user2.send(roomId, 'com.example.test', 'bye', { body: 'after leaving' }, `?${DELAY}=300`);
+    expect(r.status, r.text).toBe(200);
+    expect((await user2.req('POST', `/_matrix/client/v3/rooms/${enc(roomId)}/leave`, {})).status).toBe(200);
+    const delayId = r.body['delay_id'] as string;
+    expect(await waitFor(async () => server.hs.outcomes.has(delayId), 1500)).toBe(true);
+    expect(server.hs.outcomes.get(delayId)).toMatchObject({ kind: 'failed', error: { errcode: 'M_FORBIDDEN' } });
+    expect((await user2.listDelayed())).toEqual([]);
+  });
+
+  it('the users / users_default / events / events_default levels all apply to immediate events', async () => {
+    const { user1, user2, roomId } = await complementRoom(server.url);
+    const pl = (await user1.getState(roomId, 'm.room.power_levels', '')).body;
+    const set = async (content: Record<string, unknown>): Promise<void> => {
+      const r = await user1.putState(roomId, 'm.room.power_levels', '', content);
+      expect(r.status, r.text).toBe(200);
+    };
+    await set({ ...pl, events_default: 10 });
+    expect((await user2.send(roomId, 'm.room.message', 'a', { body: 'x' })).status).toBe(403);
+    await set({ ...pl, events_default: 10, users_default: 10 });
+    expect((await user2.send(roomId, 'm.room.message', 'b', { body: 'x' })).status).toBe(200);
+    await set({ ...pl, events_default: 10, users_default: 10, events: { ...(pl['events'] as object), 'm.room.message': 20 } });
+    expect((await user2.send(roomId, 'm.room.message', 'c', { body: 'x' })).status).toBe(403);
+    await set({ ...pl, events_default: 10, users_default: 10, events: { 'm.room.message': 20 }, users: { ...(pl['users'] as object), [user2.userId]: 20 } });
+    expect((await user2.send(roomId, 'm.room.message', 'd', { body: 'x' })).status).toBe(200);
+    // user2 may not raise itself above its own level.
+    const grab = await user2.putState(roomId, 'm.room.power_levels', '', { ...pl, users: { [user2.userId]: 100 } });
+    expect(grab.status).toBe(403);
+  });
+});
+
+describe.concurrent('host duties', () => {
+  it('a second delivery of the same delay ID is dropped', async () => {
+    const { user1, roomId } = await complementRoom(server.url);
+    const event = {
+      delayId: 'dup-test-id',
+      userId: user1.userId,
+      deviceId: user1.deviceId,
+      roomId,
+      type: 'com.example.test',
+      stateKey: undefined,
+      content: { body: 'once' },
+      sendAtMs: Date.now() - 5,
+      trigger: 'timeout' as const,
+    };
+    const [a, b] = await Promise.all([server.hs.deliver(event), server.hs.deliver(event)]);
+    const c = await server.hs.deliver(event);
+    expect(a.eventId).toBe(b.eventId);
+    expect(c.eventId).toBe(a.eventId);
+    const sent = (await user1.messages(roomId)).filter((e) => e['type'] === 'com.example.test');
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.['origin_server_ts']).toBe(event.sendAtMs);
+  });
+
+  it('delivery into an unknown room is a permanent 404, and a refusal is a MatrixError', async () => {
+    const user = await register(server.url);
+    await expect(
+      server.hs.deliver({ delayId: 'x1', userId: user.userId, deviceId: undefined, roomId: '!nope:localhost', type: 't', stateKey: undefined, content: {}, sendAtMs: 0, trigger: 'timeout' }),
+    ).rejects.toMatchObject({ httpStatus: 404, errcode: 'M_NOT_FOUND' });
+    const { roomId } = await complementRoom(server.url);
+    const error = await server.hs
+      .deliver({ delayId: 'x2', userId: user.userId, deviceId: undefined, roomId, type: 't', stateKey: undefined, content: {}, sendAtMs: 0, trigger: 'timeout' })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MatrixError);
+    expect(error).toMatchObject({ httpStatus: 403, errcode: 'M_FORBIDDEN' });
+  });
+
+  it('delayed redaction (self-destructing message)', async () => {
+    const { user1, user2, roomId } = await complementRoom(server.url);
+    const msg = await user1.send(roomId, 'm.room.message', 'secret', { msgtype: 'm.text', body: 'this will vanish' });
+    const eventId = msg.body['event_id'] as string;
+    const r = await user1.req('PUT', `/_matrix/client/v3/rooms/${enc(roomId)}/redact/${enc(eventId)}/r1?${DELAY}=200`, { reason: 'timer' });
+    expect(r.status, r.text).toBe(200);
+    expect(await user1.listDelayed()).toMatchObject([{ type: 'm.room.redaction', content: { redacts: eventId } }]);
+    const redacted = async (): Promise<boolean> => {
+      const e = await user2.req('GET', `/_matrix/client/v3/rooms/${enc(roomId)}/event/${enc(eventId)}`);
+      return e.status === 200 && Object.keys(e.body['content'] as object).length === 0;
+    };
+    expect(await waitFor(redacted, 1500)).toBe(true);
+    const redaction = (await user2.messages(roomId)).find((e) => e['type'] === 'm.room.redaction');
+    expect(redaction).toMatchObject({ sender: user1.userId, redacts: eventId });
+  });
+
+  it('sync long-polls until a delayed event fires, then returns it', async () => {
+    const { user1, user2, roomId } = await complementRoom(server.url);
+    const initial = await user2.req('GET', '/_matrix/client/v3/sync');
+    expect(initial.status).toBe(200);
+    expect(Object.keys((initial.body['rooms'] as { join: object }).join)).toContain(roomId);
+    const since = initial.body['next_batch'] as string;
+    expect((await user1.send(roomId, 'com.example.test', 'lp', { body: 'long-poll' }, `?${DELAY}=400`)).status).toBe(200);
+    const started = Date.now();
+    const polled = await user2.req('GET', `/_matrix/client/v3/sync?since=${since}&timeout=5000`);
+    const took = Date.now() - started;
+    expect(polled.status).toBe(200);
+    const events = ((polled.body['rooms'] as { join: Record<string, { timeline: { events: Record<string, unknown>[] } }> }).join[roomId]?.timeline.events ?? []);
+    expect(events.map((e) => e['content'])).toContainEqual({ body: 'long-poll' });
+    expect(took).toBeGreaterThanOrEqual(250);
+    expect(took).toBeLessThan(3000);
+  });
+
+  it('an idle sync with a timeout returns after it, empty', async () => {
+    const user = await register(server.url);
+    const first = await user.req('GET', '/_matrix/client/v3/sync');
+    const started = Date.now();
+    const idle = await user.req('GET', `/_matrix/client/v3/sync?since=${first.body['next_batch'] as string}&timeout=300`);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    expect(idle.body['rooms']).toEqual({ join: {}, invite: {}, leave: {}, knock: {} });
+  });
+
+  it('versions advertises MSC4140; GET /login lists m.login.password; whoami works', async () => {
+    const user = await register(server.url);
+    const versions = await user.req('GET', '/_matrix/client/versions');
+    expect(versions.body['unstable_features']).toMatchObject({ 'org.matrix.msc4140': true });
+    expect((await user.req('GET', '/_matrix/client/v3/login')).body).toEqual({ flows: [{ type: 'm.login.password' }] });
+    expect((await user.req('GET', '/_matrix/client/v3/account/whoami')).body).toMatchObject({ user_id: user.userId, device_id: user.deviceId });
+  });
+});
+
+describe('limits from the configuration', () => {
+  it('rate limits: 429 M_LIMIT_EXCEEDED with Retry-After and retry_after_ms', async () => {
+    const limited = await startServer({ rateLimits: { manage: { points: 2, durationMs: 60_000 } } });
+    try {
+      const { user1 } = await complementRoom(limited.url);
+      expect((await user1.manage('abc', 'restart')).status).toBe(404);
+      expect((await user1.manage('abc', 'restart')).status).toBe(404);
+      const third = await user1.manage('abc', 'restart');
+      expect([third.status, third.body['errcode']]).toEqual([429, 'M_LIMIT_EXCEEDED']);
+      expect(Number(third.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(third.body['retry_after_ms']).toBeGreaterThan(0);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('per-user cap: M_MAX_DELAYED_EVENTS_EXCEEDED once a user has the maximum outstanding', async () => {
+    const capped = await startServer({ maxPerUser: 2 });
+    try {
+      const { user1, user2, roomId } = await complementRoom(capped.url);
+      for (const txn of ['a', 'b']) expect((await user1.send(roomId, 'com.example.test', txn, {}, `?${DELAY}=60000`)).status).toBe(200);
+      const third = await user1.send(roomId, 'com.example.test', 'c', {}, `?${DELAY}=60000`);
+      expect([third.status, third.body['errcode'], third.body['org.matrix.msc4140.errcode']]).toEqual([400, 'M_UNKNOWN', 'M_MAX_DELAYED_EVENTS_EXCEEDED']);
+      const stable = await user1.send(roomId, 'com.example.test', 'd', {}, '?delay=60000');
+      expect([stable.status, stable.body['errcode']]).toEqual([400, 'M_MAX_DELAYED_EVENTS_EXCEEDED']);
+      // Another user is not affected.
+      expect((await user2.send(roomId, 'com.example.test', 'e', {}, `?${DELAY}=60000`)).status).toBe(200);
+    } finally {
+      await capped.close();
+    }
+  });
+
+  it("cancelOnNewerState 'any-sender': the user's own newer state cancels their delayed state", async () => {
+    const strict = await startServer({ cancelOnNewerState: 'any-sender' });
+    try {
+      const { user1, roomId } = await complementRoom(strict.url);
+      const r = await user1.putState(roomId, 'com.example.test', 'own', { v: 'delayed' }, `?${DELAY}=300`);
+      expect(r.status).toBe(200);
+      expect((await user1.putState(roomId, 'com.example.test', 'own', { v: 'now' })).status).toBe(200);
+      expect(await user1.listDelayed()).toEqual([]);
+      await sleep(500);
+      expect((await user1.getState(roomId, 'com.example.test', 'own')).body).toEqual({ v: 'now' });
+    } finally {
+      await strict.close();
+    }
+  });
+
+  it('the stable management path and the subpath form are served too', async () => {
+    const { user1, roomId } = await complementRoom(server.url);
+    const r = await user1.putState(roomId, 'com.example.test', 'forms', { v: 1 }, `?delay=60000`);
+    const id = r.body['delay_id'] as string;
+    expect((await user1.req('POST', `/_matrix/client/v1/delayed_events/${id}`, { action: 'restart' })).status).toBe(200);
+    expect((await user1.req('POST', `${UNSTABLE}/delayed_events/${id}/restart`)).status).toBe(200);
+    expect((await user1.req('POST', `${UNSTABLE}/delayed_events/${id}/send`)).status).toBe(200);
+    expect((await user1.getState(roomId, 'com.example.test', 'forms')).body).toEqual({ v: 1 });
+  });
+});
