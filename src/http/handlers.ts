@@ -124,7 +124,7 @@ const ERROR_STYLES: readonly ErrorStyleOption[] = ['auto', 'stable', 'unstable']
  * points used), request validation (400), then the scheduler (rate limits, caps, 404). Unknown paths
  * and methods under `…/delayed_events` are answered 404/405 `M_UNRECOGNIZED` without authentication.
  *
- * @throws {@link ConfigError} `ERR_DE_OPTION_INVALID` when an option is invalid.
+ * @throws `ConfigError` (`ERR_DE_OPTION_INVALID`) when an option is invalid.
  *
  * @example
  * ```ts

@@ -72,7 +72,7 @@ export interface UnrecognizedRoute {
   readonly allow: string | undefined;
 }
 
-/** What {@link matchRoute} recognised. */
+/** What a request was recognised as (see `DelayedEventsHandler.match`). */
 export type DelayedEventsRoute = ScheduleRoute | ManageRoute | ListRoute | UnrecognizedRoute;
 
 const CLIENT_PREFIX = '/_matrix/client/';

@@ -22,6 +22,15 @@ export type {
   HandlerResponse,
   HandlerScheduler,
 } from '../../http/handlers.js';
+export type {
+  DelayedEventAction,
+  DelayedEventsRoute,
+  ListRoute,
+  ManageRoute,
+  ScheduleEndpoint,
+  ScheduleRoute,
+  UnrecognizedRoute,
+} from '../../http/routes.js';
 
 /** The parts of an Express request the middleware reads. */
 export interface ExpressLikeRequest extends IncomingMessage {
@@ -58,7 +67,7 @@ const CLIENT_PREFIX = '/_matrix/client/';
  *   Such a parser answers malformed JSON itself, though, so mount this middleware first.
  * - It matches `req.originalUrl`, so it also works mounted under a path (`app.use('/_matrix', …)`).
  *
- * @throws {@link ConfigError} `ERR_DE_OPTION_INVALID` when an option is invalid.
+ * @throws `ConfigError` (`ERR_DE_OPTION_INVALID`) when an option is invalid.
  *
  * @example
  * ```ts

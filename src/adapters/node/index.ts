@@ -21,6 +21,15 @@ export type {
   HandlerResponse,
   HandlerScheduler,
 } from '../../http/handlers.js';
+export type {
+  DelayedEventAction,
+  DelayedEventsRoute,
+  ListRoute,
+  ManageRoute,
+  ScheduleEndpoint,
+  ScheduleRoute,
+  UnrecognizedRoute,
+} from '../../http/routes.js';
 
 /** Options of {@link toNodeHandler}: those of the framework-agnostic handlers. */
 export type NodeHandlerOptions = DelayedEventsHandlerOptions;
@@ -42,7 +51,7 @@ const CLIENT_PREFIX = '/_matrix/client/';
  * answers, it reads the body itself (at most `maxBodyBytes`; more is answered 413 `M_TOO_LARGE`).
  * Pass it the raw Node objects, never ones whose body a framework has already consumed.
  *
- * @throws {@link ConfigError} `ERR_DE_OPTION_INVALID` when an option is invalid.
+ * @throws `ConfigError` (`ERR_DE_OPTION_INVALID`) when an option is invalid.
  *
  * @example
  * ```ts
