@@ -70,7 +70,7 @@ describe('Redis unreachable', () => {
     await server.stop('SIGKILL');
     await waitFor(() => client.status !== 'ready', 5000);
 
-    const attempts = {
+    const attempts: Record<string, () => Promise<unknown>> = {
       schedule: () => scheduler.schedule({ ...alice, roomId: '!r:example.org', type: 'm.room.message', content: {}, delayMs: 1000 }),
       restart: () => scheduler.restart(alice, delayId),
       cancel: () => scheduler.cancel(alice, delayId),
@@ -98,7 +98,7 @@ describe('Redis unreachable', () => {
     await waitFor(() => sent.length === 1, 10_000);
     expect(sent[0]).toMatchObject({ delayId, content: { body: 'later' } });
     // Scheduling works again.
-    await expect(attempts.schedule()).resolves.toMatchObject({ delayId: expect.any(String) });
+    await expect(attempts['schedule']!()).resolves.toMatchObject({ delayId: expect.any(String) });
     await scheduler.stop();
     await store.close();
   });
