@@ -10,7 +10,7 @@ import type { JsonObject, Logger, PendingDelayedEvent, Requester } from '../core
 import { bodyByteLength, decodeSegment, parseDelay, readJsonBody, requireAction, requireContent } from './parse.js';
 import type { JsonBodyResult } from './parse.js';
 import { matchRoute } from './routes.js';
-import type { DelayedEventsRoute, ListRoute, ManageRoute, ScheduleRoute, UnrecognizedRoute } from './routes.js';
+import type { DelayedEventsRoute, ManageRoute, ScheduleRoute, UnrecognizedRoute } from './routes.js';
 
 /** A request as any HTTP framework can describe it. */
 export interface HandlerRequest {
@@ -183,22 +183,6 @@ export function createDelayedEventsHandler(options: DelayedEventsHandlerOptions)
     return response;
   };
 
-  const run = async (request: HandlerRequest, route: Exclude<DelayedEventsRoute, UnrecognizedRoute>): Promise<HandlerResponse> => {
-    if (request.parsedBody === undefined && bodyByteLength(request.body) > maxBodyBytes) {
-      throw new InvalidRequestError('M_TOO_LARGE', `Request body exceeds ${maxBodyBytes} bytes.`);
-    }
-    const requester = checkRequester(await authenticate(request));
-    switch (route.kind) {
-      case 'schedule':
-        return ok({ delay_id: await schedule(scheduler, requester, request, route) });
-      case 'manage':
-        await manage(scheduler, requester, request, route);
-        return ok({});
-      case 'list':
-        return ok(await list(scheduler, requester, request.query, route));
-    }
-  };
-
   return {
     maxBodyBytes,
     match: matchRoute,
@@ -209,7 +193,21 @@ export function createDelayedEventsHandler(options: DelayedEventsHandlerOptions)
         matched ??= matchRoute(request.method, request.path, request.query);
         if (matched === undefined) return undefined;
         if (matched.kind === 'unrecognized') return unrecognizedResponse(matched);
-        return await run(request, matched);
+        if (request.body !== undefined && request.parsedBody === undefined && bodyByteLength(request.body) > maxBodyBytes) {
+          throw new InvalidRequestError('M_TOO_LARGE', `Request body exceeds ${maxBodyBytes} bytes.`);
+        }
+        // Authentication comes before anything that could consume rate-limit points.
+        const pending = authenticate(request);
+        const requester = checkRequester(isPromiseLike(pending) ? await pending : pending);
+        switch (matched.kind) {
+          case 'manage':
+            await manage(scheduler, requester, request, matched);
+            return ok({});
+          case 'schedule':
+            return ok({ delay_id: await schedule(scheduler, requester, request, matched) });
+          case 'list':
+            return ok(await list(scheduler, requester, request.query));
+        }
       } catch (error) {
         return errorResponse(error, matched);
       }
@@ -228,6 +226,10 @@ function withJsonType(headers: Record<string, string>): Record<string, string> {
 
 function ok(body: Record<string, unknown>): HandlerResponse {
   return { status: 200, headers: { 'content-type': JSON_TYPE }, body };
+}
+
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
 function checkRequester(requester: Requester): Requester {
@@ -284,7 +286,8 @@ async function schedule(
   return result.delayId;
 }
 
-async function manage(scheduler: HandlerScheduler, requester: Requester, request: HandlerRequest, route: ManageRoute): Promise<void> {
+// Not async: it hands back the scheduler's promise without another wrapper (this is the hot path).
+function manage(scheduler: HandlerScheduler, requester: Requester, request: HandlerRequest, route: ManageRoute): Promise<void> {
   // The path form ignores any body; the body form requires {"action": …}.
   const action = route.action ?? requireAction(bodyOf(request));
   const delayId = decodeSegment(route.rawDelayId, 'delay_id');
@@ -298,12 +301,7 @@ async function manage(scheduler: HandlerScheduler, requester: Requester, request
   }
 }
 
-async function list(
-  scheduler: HandlerScheduler,
-  requester: Requester,
-  query: URLSearchParams,
-  _route: ListRoute,
-): Promise<Record<string, unknown>> {
+async function list(scheduler: HandlerScheduler, requester: Requester, query: URLSearchParams): Promise<Record<string, unknown>> {
   const from = query.get('from');
   const page = await scheduler.list(requester, from === null || from === '' ? {} : { from });
   const body: Record<string, unknown> = { delayed_events: page.events.map(toWire) };
