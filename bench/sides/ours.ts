@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { DelayedEventScheduler } from '../../src/core/delayed-event-scheduler.js';
 import { RateLimiter } from '../../src/core/rate-limiter.js';
 import { createMemoryStore } from '../../src/stores/memory/memory-store.js';
+import { createRedisRateLimiter, createRedisStore } from '../../src/stores/redis/index.js';
 import type { DelayedEventStore, NewDelayedEvent } from '../../src/stores/store.js';
 import type { DueDelayedEvent } from '../../src/core/types.js';
 import type { BenchEvent } from '../lib/data.js';
@@ -24,7 +25,6 @@ import {
   waitUntil,
 } from './common.js';
 import type { Side, SideFactory, SideSettings } from './types.js';
-import { loadRedisParts } from './ours-redis-loader.js';
 
 /** Which store, and whether operations go through the scheduler. */
 export interface OursMode {
@@ -71,7 +71,6 @@ export function createOursSide(mode: OursMode): SideFactory {
   return async (settings: SideSettings) => {
     const clients: Redis[] = [];
     let runCounter = 0;
-    const redis = mode.store === 'redis' ? await loadRedisParts() : undefined;
 
     const newClient = (): Redis => {
       if (settings.redisUrl === undefined) throw new Error('Redis side without a Redis URL');
@@ -84,12 +83,12 @@ export function createOursSide(mode: OursMode): SideFactory {
     const newStore = (): DelayedEventStore => {
       if (mode.store === 'memory') return createMemoryStore();
       runCounter++;
-      return redis!.createRedisStore({ client: newClient(), keyPrefix: `bench${runCounter}` });
+      return createRedisStore({ client: newClient(), keyPrefix: `bench${runCounter}` });
     };
 
     const newLimiter = (): RateLimiter => {
       if (!mode.redisManageLimit) return limiterOff();
-      return redis!.createRedisRateLimiter({
+      return createRedisRateLimiter({
         client: newClient(),
         buckets: {
           schedule: false,
