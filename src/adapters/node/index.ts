@@ -81,7 +81,11 @@ export function toNodeHandler(options: NodeHandlerOptions): NodeHandler {
       await respond(handler, req, res, route, method, path, query, undefined);
     } catch (error) {
       // Only a broken response object gets here; the handler itself never throws.
-      writeResponse(res, handler.errorResponse(error, route));
+      try {
+        writeResponse(res, handler.errorResponse(error, route));
+      } catch {
+        res.destroy();
+      }
     }
     return true;
   };
