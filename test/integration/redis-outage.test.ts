@@ -119,9 +119,10 @@ describe('Redis unreachable', () => {
     await expect(store.nextDueAtMs()).resolves.toBeUndefined();
   });
 
-  it('rejects a call to a server that stopped answering after commandTimeoutMs', { timeout: 15_000 }, async () => {
+  it('rejects a call to a server that stopped answering after commandTimeoutMs; limits come from memory', { timeout: 15_000 }, async () => {
     const client = await connect();
     const store = createRedisStore({ client, keyPrefix: 'hung', commandTimeoutMs: 300 });
+    const limiter = createRedisRateLimiter({ client, timeoutMs: 300, keyPrefix: 'hungrl' });
     const pid = Number((await client.info('server')).match(/process_id:(\d+)/)?.[1]);
     process.kill(pid, 'SIGSTOP');
     try {
@@ -129,6 +130,10 @@ describe('Redis unreachable', () => {
       expect(error).toMatchObject({ name: 'RedisUnavailableError' });
       expect(ms).toBeGreaterThanOrEqual(250);
       expect(ms).toBeLessThan(1500);
+      // The rate limiter answers from memory after its own timeout instead of stalling the request.
+      const limited = await timed(() => limiter.consume('manage', { userId: '@dave:example.org' }));
+      expect(limited.error).toBeUndefined();
+      expect(limited.ms).toBeLessThan(1500);
     } finally {
       process.kill(pid, 'SIGCONT');
     }

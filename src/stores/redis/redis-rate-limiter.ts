@@ -1,5 +1,6 @@
-import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRedis, RLWrapperTimeouts, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { RateLimiter, type BucketLimit, type RateLimitBucket } from '../../core/rate-limiter.js';
+import { ConfigError } from '../../core/errors.js';
 import type { Logger } from '../../core/types.js';
 import type { RedisClient } from './redis-connection.js';
 
@@ -17,15 +18,21 @@ export interface RedisRateLimiterOptions {
    * @defaultValue `"mde:rl"`
    */
   readonly keyPrefix?: string;
+  /**
+   * How long to wait for Redis before answering from the in-memory insurance limiter, in ms (a Redis
+   * that accepts connections but does not answer must not stall requests).
+   * @defaultValue 1000
+   */
+  readonly timeoutMs?: number;
   /** Where limiter faults are reported. */
   readonly logger?: Logger;
 }
 
 /**
  * A {@link RateLimiter} whose counters live in Redis, so limits hold across every worker process.
- * Built on rate-limiter-flexible's `RateLimiterRedis`; while Redis is unreachable each process falls
- * back at once to an in-memory insurance limiter with the same limits (per process, so the fleet as
- * a whole admits up to N times the limit during an outage).
+ * Built on rate-limiter-flexible's `RateLimiterRedis`; while Redis is unreachable (or does not answer
+ * within `timeoutMs`) each process answers from an in-memory insurance limiter with the same limits
+ * (per process, so the fleet as a whole admits up to N times the limit during an outage).
  *
  * @example
  * ```ts
@@ -35,6 +42,10 @@ export interface RedisRateLimiterOptions {
  */
 export function createRedisRateLimiter(options: RedisRateLimiterOptions): RateLimiter {
   const client = options.client;
+  const timeoutMs = options.timeoutMs ?? 1000;
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
+    throw new ConfigError('ERR_DE_OPTION_INVALID', `timeoutMs must be an integer > 0 (got ${String(timeoutMs)})`);
+  }
   const backend = (bucket: RateLimitBucket, limit: BucketLimit, keyPrefix: string): RateLimiterAbstract => {
     const common = {
       keyPrefix: `${keyPrefix}:${bucket}`,
@@ -42,13 +53,15 @@ export function createRedisRateLimiter(options: RedisRateLimiterOptions): RateLi
       duration: limit.durationMs / 1000,
       blockDuration: (limit.blockDurationMs ?? 0) / 1000,
     };
-    return new RateLimiterRedis({
+    const insuranceLimiter = new RateLimiterMemory(common);
+    const redis = new RateLimiterRedis({
       ...common,
       storeClient: client,
       // Don't queue behind a reconnecting client: use the insurance limiter at once.
       rejectIfRedisNotReady: true,
-      insuranceLimiter: new RateLimiterMemory(common),
+      insuranceLimiter,
     });
+    return new RLWrapperTimeouts({ limiter: redis, timeoutMs, insuranceLimiter });
   };
   return new RateLimiter({
     buckets: options.buckets,
