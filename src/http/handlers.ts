@@ -7,7 +7,7 @@ import { ErrorMapper } from '../core/error-mapper.js';
 import type { ErrorStyle } from '../core/error-mapper.js';
 import { ConfigError, InvalidRequestError, MatrixError } from '../core/errors.js';
 import type { JsonObject, Logger, PendingDelayedEvent, Requester } from '../core/types.js';
-import { bodyByteLength, decodeSegment, parseDelay, readJsonBody, requireAction, requireContent } from './parse.js';
+import { bodyByteLength, decodeSegment, parseDelay, readJsonBody, requireAction, requireEventContent } from './parse.js';
 import type { JsonBodyResult } from './parse.js';
 import { matchRoute } from './routes.js';
 import type { DelayedEventsRoute, ManageRoute, ScheduleRoute, UnrecognizedRoute } from './routes.js';
@@ -269,7 +269,7 @@ async function schedule(
     const known = await scheduler.findTransaction(requester, txnId);
     if (known !== undefined) return known;
   }
-  const content = requireContent(body);
+  const content = requireEventContent(body);
   const who = { userId: requester.userId, deviceId: requester.deviceId, roomId, delayMs };
   let result: { delayId: string };
   switch (route.endpoint) {

@@ -113,6 +113,35 @@ export function requireContent(body: JsonBodyResult): JsonObject {
 }
 
 /**
+ * The content of a scheduling request: {@link requireContent}, and no number that JSON cannot carry.
+ *
+ * @remarks
+ * `JSON.parse` turns an overflowing literal such as `1e400` into `Infinity`, which would be stored as
+ * `null`. Rather than change the client's content silently, such a body is refused. The walk uses an
+ * explicit stack, so deeply nested input cannot overflow the call stack.
+ *
+ * @throws {@link InvalidRequestError} as {@link requireContent}, and `M_BAD_JSON` for a number out of
+ * the range of a double.
+ */
+export function requireEventContent(body: JsonBodyResult): JsonObject {
+  const content = requireContent(body);
+  const stack: unknown[] = [content];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (typeof value === 'number') {
+      if (!Number.isFinite(value)) throw new InvalidRequestError('M_BAD_JSON', 'Content contains a number out of range.');
+    } else if (typeof value === 'object' && value !== null) {
+      if (Array.isArray(value)) {
+        for (const item of value) stack.push(item);
+      } else {
+        for (const key in value) stack.push((value as Record<string, unknown>)[key]);
+      }
+    }
+  }
+  return content;
+}
+
+/**
  * The `action` of a body-form management request (`{"action": "send"|"cancel"|"restart"}`).
  *
  * @throws {@link InvalidRequestError} `M_NOT_JSON` when the body is absent or not JSON; `M_BAD_JSON`

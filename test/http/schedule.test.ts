@@ -289,6 +289,40 @@ describe('scheduling input validation', () => {
     expect(await listIds(s.baseUrl, 'alice')).toEqual([]);
   });
 
+  it('keeps finite huge numbers exactly, and refuses numbers JSON cannot carry rather than storing null', async () => {
+    const content = { big: 1e308, neg: -1.7976931348623157e308, int: 9007199254740991, tiny: 5e-324 };
+    expect((await call(s.baseUrl, 'PUT', `${ROOMS}/state/org.example.n/k?delay=10`, { body: content })).status).toBe(200);
+    await s.clock.advanceAsync(10);
+    expect(s.sent[0]?.content).toEqual(content);
+    for (const body of ['{"n":1e400}', '{"deep":[[{"x":-1e999}]]}']) {
+      const res = await call(s.baseUrl, 'PUT', `${ROOMS}/state/org.example.n/k2?delay=10`, { body });
+      expect(res.status, body).toBe(400);
+      expect(res.json['errcode']).toBe('M_BAD_JSON');
+    }
+    expect(await listIds(s.baseUrl, 'alice')).toEqual([]);
+  });
+
+  it('answers deeply nested content with a 4xx, not a crash, and keeps serving', async () => {
+    const depth = 30_000;
+    const body = `{"a":${'['.repeat(depth)}${']'.repeat(depth)}}`;
+    const res = await call(s.baseUrl, 'PUT', `${ROOMS}/send/m.room.message/deep?delay=10`, { body });
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    expect(res.json['errcode']).toBe('M_BAD_JSON');
+    expect((await call(s.baseUrl, 'PUT', `${ROOMS}/send/m.room.message/after?delay=10`, { body: {} })).status).toBe(200);
+  });
+
+  it('treats a "__proto__" key as plain data (no prototype pollution)', async () => {
+    const body = '{"__proto__":{"polluted":true},"reason":"x"}';
+    expect((await call(s.baseUrl, 'PUT', `${ROOMS}/redact/%24e/proto?delay=10`, { body })).status).toBe(200);
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+    await s.clock.advanceAsync(10);
+    const content = s.sent[0]?.content as Record<string, unknown>;
+    expect(Object.prototype.hasOwnProperty.call(content, '__proto__')).toBe(true);
+    expect(content['polluted']).toBeUndefined();
+    expect(content['redacts']).toBe('$e');
+  });
+
   it('rejects a body that is not UTF-8 with 400 M_NOT_JSON', async () => {
     const res = await call(s.baseUrl, 'PUT', `${ROOMS}/state/org.example.t/k?delay=10`, {
       body: new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]),
