@@ -184,7 +184,7 @@ export interface DelayedEventStore {
 
   /**
    * Claims up to `max` due events: pending ones with `sendAtMs <= nowMs` and claimed ones whose lease
-   * has lapsed, in order of due time.
+   * has lapsed, in order of due time (events due at the same millisecond in any order).
    */
   claimDue(options: ClaimOptions & { readonly max: number }): Promise<ClaimedDelayedEvent[]>;
 

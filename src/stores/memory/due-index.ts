@@ -15,8 +15,6 @@
 export interface DueNode {
   /** Due time, Unix ms. */
   dueAtMs: number;
-  /** Tie-break among equal due times (the delay ID), for a deterministic order. */
-  readonly delayId: string;
   /** @internal */
   lane: Lane | undefined;
   /** @internal */
@@ -33,9 +31,6 @@ export interface Lane {
   heapIndex: number;
 }
 
-function before(a: DueNode, b: DueNode): boolean {
-  return a.dueAtMs < b.dueAtMs || (a.dueAtMs === b.dueAtMs && a.delayId < b.delayId);
-}
 
 /** @internal */
 export class DueIndex {
@@ -63,10 +58,10 @@ export class DueIndex {
       return;
     }
     node.lane = lane;
-    // Same offset and a clock that does not go backwards means appending keeps the lane ordered;
-    // walk back only when the clock stepped back or IDs tie-break.
+    // Same offset and a clock that does not go backwards means appending keeps the lane ordered
+    // (equal due times stay first in, first out); walk back only when the clock stepped back.
     let after = lane.tail;
-    while (after !== undefined && before(node, after)) after = after.prev;
+    while (after !== undefined && dueAtMs < after.dueAtMs) after = after.prev;
     node.prev = after;
     if (after === undefined) {
       node.next = lane.head;
@@ -107,7 +102,7 @@ export class DueIndex {
 
   private laneBefore(a: Lane, b: Lane): boolean {
     // Lanes in the heap are never empty.
-    return before(a.head as DueNode, b.head as DueNode);
+    return (a.head as DueNode).dueAtMs < (b.head as DueNode).dueAtMs;
   }
 
   private siftUp(index: number): void {

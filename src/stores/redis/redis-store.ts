@@ -277,7 +277,7 @@ class RedisDelayedEventStore implements RedisStore {
  * await scheduler.start();
  * ```
  *
- * @throws {@link ConfigError} `ERR_DE_OPTION_INVALID` for a missing client or a malformed prefix or tag.
+ * @throws `ConfigError` `ERR_DE_OPTION_INVALID` for a missing client or a malformed prefix or tag.
  */
 export function createRedisStore(options: RedisStoreOptions): RedisStore {
   const client = options?.client;
