@@ -7,7 +7,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DelayedEventScheduler, ErrorMapper, isDelayedEventsError, type DueDelayedEvent } from '../../src/index.js';
+import { DelayedEventScheduler, ErrorMapper, RateLimiter, isDelayedEventsError, type DueDelayedEvent } from '../../src/index.js';
+import { ManualClock } from '../../src/testing/index.js';
 import { createRedisRateLimiter, createRedisStore } from '../../src/stores/redis/index.js';
 import { startPrivateRedis, type PrivateRedis } from '../setup/redis-server.js';
 
@@ -138,6 +139,44 @@ describe('Redis unreachable', () => {
       process.kill(pid, 'SIGCONT');
     }
     await store.close();
+  });
+});
+
+describe('restart of the whole fleet', () => {
+  it('sends what fell due while everything was down, in chronological order, after Redis restarts from its AOF', { timeout: 20_000 }, async () => {
+    const unlimited = new RateLimiter({ buckets: { schedule: false, manage: false, send: false, delivery: false } });
+    const clock = new ManualClock(1_700_000_000_000);
+    const before = await connect();
+    const first = new DelayedEventScheduler({ store: createRedisStore({ client: before, keyPrefix: 'fleet' }), clock, rateLimiter: unlimited, sendEvent: () => {} });
+    // Scheduled out of order: the schedule is not the send order.
+    const delays = [9000, 3000, 7000, 1000, 5000, 8000, 2000, 6000, 4000, 10_000];
+    const byDelay = new Map<number, string>();
+    for (const delayMs of delays) {
+      const { delayId } = await first.schedule({ userId: `@u${delayMs}:example.org`, roomId: '!one:example.org', type: 'm.room.message', content: { delayMs }, delayMs });
+      byDelay.set(delayMs, delayId);
+    }
+    before.disconnect();
+
+    await server.stop('SIGKILL');
+    await server.restart();
+    clock.advance(60_000); // the fleet was down for a minute
+
+    const after = await connect();
+    const sent: DueDelayedEvent[] = [];
+    const second = new DelayedEventScheduler({
+      store: createRedisStore({ client: after, keyPrefix: 'fleet' }),
+      clock,
+      rateLimiter: unlimited,
+      sendEvent: (event) => {
+        sent.push(event);
+      },
+    });
+    await second.start();
+    await second.idle();
+    expect(sent.map((e) => e.delayId)).toEqual([...delays].sort((a, b) => a - b).map((d) => byDelay.get(d)));
+    expect(sent.map((e) => e.sendAtMs)).toEqual([...delays].sort((a, b) => a - b).map((d) => 1_700_000_000_000 + d));
+    await second.stop();
+    await second.store.close?.();
   });
 });
 

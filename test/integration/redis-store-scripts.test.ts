@@ -92,6 +92,24 @@ describe('keys', () => {
     expect(await store.get(other.delayId)).toBeDefined();
   });
 
+  it('works on a client with its own ioredis keyPrefix (Lua-derived keys get it too)', async () => {
+    const prefix = freshPrefix();
+    const prefixed = newClient(undefined, { keyPrefix: 'app:' });
+    const store = createRedisStore({ client: prefixed, keyPrefix: prefix });
+    const e = event({ stateKey: 'k', type: 'm.call.member', txnKey: 't1' });
+    await store.add(e, addOptions());
+    const found = await keysByPrefix(client, `app:${prefix}:`);
+    expect(found).toHaveLength(5);
+    expect(await keysByPrefix(client, `${prefix}:`)).toEqual([]);
+    const { cancelled } = await store.cancelByStateKey({ roomId: e.roomId, type: e.type, stateKey: 'k', keepUserId: undefined, nowMs: clock.now() });
+    expect(cancelled).toHaveLength(1);
+    expect(await keysByPrefix(client, `app:${prefix}:`)).toEqual([`app:${redisKeys(prefix, prefix).txn('t1')}`]);
+    expect(await store.nextDueAtMs()).toBeUndefined();
+    await deleteByPrefix(client, `app:${prefix}:`);
+    await store.close();
+    await prefixed.quit();
+  });
+
   it('rejects prefixes and tags with braces, and a missing client', () => {
     expect(() => createRedisStore({ client, keyPrefix: 'a{b' })).toThrow(/ERR_DE_OPTION_INVALID/);
     expect(() => createRedisStore({ client, hashTag: '' })).toThrow(/ERR_DE_OPTION_INVALID/);
