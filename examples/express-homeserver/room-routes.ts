@@ -94,7 +94,7 @@ export function mountRoomRoutes(router: Router, rooms: RoomService, auth: AuthSe
     }
 
     const roomId = rooms.newRoomId();
-    rooms.createRoom(roomId, caller.userId, version, creationContent);
+    await rooms.createRoom(roomId, caller.userId, version, creationContent);
     if (alias !== undefined) rooms.aliases.set(alias, roomId);
     const sendState = (type: string, content: Json, stateKey = ''): Promise<RoomEvent> =>
       rooms.insert({ roomId, sender: caller.userId, type, stateKey, content });

@@ -149,8 +149,8 @@ export class RoomService {
     return [...(this.userRooms.get(userId) ?? [])].map((id) => this.rooms.get(id)).filter((r): r is Room => r !== undefined);
   }
 
-  /** Registers a new, empty room and inserts its `m.room.create` event. */
-  createRoom(roomId: string, creator: string, version: string, creationContent: Json): Room {
+  /** Registers a new, empty room and inserts its `m.room.create` event (reported like any state event). */
+  async createRoom(roomId: string, creator: string, version: string, creationContent: Json): Promise<Room> {
     const room = new Room(roomId, creator, version);
     this.rooms.set(roomId, room);
     this.append(room, {
@@ -160,6 +160,7 @@ export class RoomService {
       stateKey: '',
       content: { ...creationContent, creator, room_version: version },
     });
+    await this.onStateEvent({ roomId, type: 'm.room.create', stateKey: '', sender: creator });
     return room;
   }
 

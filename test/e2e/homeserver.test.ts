@@ -2,7 +2,7 @@
  * The example homeserver as a host of the library, over real HTTP: power levels at the point of
  * sending, duplicate deliveries, delayed redactions, sync long-poll, limits and caps from its config.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MatrixError } from '../../src/core/errors.js';
 import { complementRoom, DELAY, enc, register, sleep, startServer, UNSTABLE, waitFor } from './helpers.js';
 import type { RunningServer } from './helpers.js';
@@ -161,6 +161,28 @@ describe.concurrent('host duties', () => {
     expect(versions.body['unstable_features']).toMatchObject({ 'org.matrix.msc4140': true });
     expect((await user.req('GET', '/_matrix/client/v3/login')).body).toEqual({ flows: [{ type: 'm.login.password' }] });
     expect((await user.req('GET', '/_matrix/client/v3/account/whoami')).body).toMatchObject({ user_id: user.userId, device_id: user.deviceId });
+  });
+});
+
+describe('onStateEvent', () => {
+  it('is called once for every persisted state event: room creation, immediate and delayed', async () => {
+    const own = await startServer();
+    try {
+      const spy = vi.spyOn(own.hs.scheduler, 'onStateEvent');
+      const { user1, user2, roomId } = await complementRoom(own.url);
+      expect((await user2.putState(roomId, 'com.example.test', 'x', { v: 1 })).status).toBe(200);
+      expect((await user1.send(roomId, 'm.room.message', 'm', { body: 'not state' })).status).toBe(200);
+      expect((await user1.putState(roomId, 'com.example.test', 'y', { v: 2 }, `?${DELAY}=50`)).status).toBe(200);
+      expect(await waitFor(async () => (await user1.getState(roomId, 'com.example.test', 'y')).status === 200, 2000)).toBe(true);
+      const stateEvents = (await user1.messages(roomId, 100))
+        .filter((e) => e['state_key'] !== undefined)
+        .map((e) => ({ roomId, type: e['type'], stateKey: e['state_key'], sender: e['sender'] }));
+      expect(stateEvents.length).toBeGreaterThanOrEqual(8);
+      expect(stateEvents[0]).toMatchObject({ type: 'm.room.create' });
+      expect(spy.mock.calls.map(([info]) => ({ ...info }))).toEqual(stateEvents);
+    } finally {
+      await own.close();
+    }
   });
 });
 
