@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MatrixError } from '../../src/core/errors.js';
-import { complementRoom, DELAY, enc, register, sleep, startServer, UNSTABLE, waitFor } from './helpers.js';
+import { complementRoom, DELAY, enc, register, request, sleep, startServer, UNSTABLE, User, waitFor } from './helpers.js';
 import type { RunningServer } from './helpers.js';
 
 let server: RunningServer;
@@ -161,6 +161,72 @@ describe.concurrent('host duties', () => {
     expect(versions.body['unstable_features']).toMatchObject({ 'org.matrix.msc4140': true });
     expect((await user.req('GET', '/_matrix/client/v3/login')).body).toEqual({ flows: [{ type: 'm.login.password' }] });
     expect((await user.req('GET', '/_matrix/client/v3/account/whoami')).body).toMatchObject({ user_id: user.userId, device_id: user.deviceId });
+  });
+});
+
+describe.concurrent('client-server basics', () => {
+  it('send is idempotent per user + device + txn', async () => {
+    const { user1, roomId } = await complementRoom(server.url);
+    const a = await user1.send(roomId, 'm.room.message', 'same', { body: 'one' });
+    const b = await user1.send(roomId, 'm.room.message', 'same', { body: 'two' });
+    expect(a.body['event_id']).toBe(b.body['event_id']);
+    // Another device of the same user: a new transaction.
+    const login = await request(server.url, 'POST', '/_matrix/client/v3/login', {
+      body: { type: 'm.login.password', identifier: { type: 'm.id.user', user: user1.userId }, password: 'secret-password' },
+    });
+    expect(login.status, login.text).toBe(200);
+    expect(login.body['device_id']).not.toBe(user1.deviceId);
+    const other = new User(server.url, user1.userId, login.body['access_token'] as string, login.body['device_id'] as string);
+    const c = await other.send(roomId, 'm.room.message', 'same', { body: 'three' });
+    expect(c.body['event_id']).not.toBe(a.body['event_id']);
+    const bodies = (await user1.messages(roomId)).filter((e) => e['type'] === 'm.room.message').map((e) => (e['content'] as Record<string, unknown>)['body']);
+    expect(bodies).toEqual(['one', 'three']);
+  });
+
+  it('messages paginates with dir, from and limit', async () => {
+    const { user1, roomId } = await complementRoom(server.url);
+    for (let i = 0; i < 5; i++) expect((await user1.send(roomId, 'm.room.message', `p${i}`, { body: `m${i}` })).status).toBe(200);
+    const base = `/_matrix/client/v3/rooms/${enc(roomId)}/messages`;
+    const body = (e: Record<string, unknown>): unknown => (e['content'] as Record<string, unknown>)['body'];
+    const page1 = await user1.req('GET', `${base}?dir=b&limit=2`);
+    expect((page1.body['chunk'] as Record<string, unknown>[]).map(body)).toEqual(['m4', 'm3']);
+    const page2 = await user1.req('GET', `${base}?dir=b&limit=2&from=${page1.body['end'] as string}`);
+    expect((page2.body['chunk'] as Record<string, unknown>[]).map(body)).toEqual(['m2', 'm1']);
+    const forward = await user1.req('GET', `${base}?dir=f&limit=3&from=${page2.body['end'] as string}`);
+    expect((forward.body['chunk'] as Record<string, unknown>[]).map(body)).toEqual(['m1', 'm2', 'm3']);
+    const all = await user1.req('GET', `${base}?dir=f&limit=1000`);
+    expect(all.body).not.toHaveProperty('end');
+    expect((all.body['chunk'] as Record<string, unknown>[])[0]?.['type']).toBe('m.room.create');
+  });
+
+  it('createRoom: name, topic, alias, initial_state, invite, power_level_content_override; invites show in sync', async () => {
+    const alice = await register(server.url, 'cr');
+    const bob = await register(server.url, 'cr');
+    const alias = `room${Date.now()}${Math.floor(Math.random() * 1e6)}`;
+    const created = await alice.req('POST', '/_matrix/client/v3/createRoom', {
+      preset: 'private_chat',
+      name: 'Name',
+      topic: 'Topic',
+      room_alias_name: alias,
+      invite: [bob.userId],
+      initial_state: [{ type: 'com.example.init', state_key: 's', content: { init: true } }],
+      power_level_content_override: { users_default: 5 },
+    });
+    expect(created.status, created.text).toBe(200);
+    const roomId = created.body['room_id'] as string;
+    expect((await alice.getState(roomId, 'm.room.name', '')).body).toEqual({ name: 'Name' });
+    expect((await alice.getState(roomId, 'm.room.topic', '')).body).toEqual({ topic: 'Topic' });
+    expect((await alice.getState(roomId, 'com.example.init', 's')).body).toEqual({ init: true });
+    expect((await alice.getState(roomId, 'm.room.join_rules', '')).body).toEqual({ join_rule: 'invite' });
+    expect((await alice.getState(roomId, 'm.room.power_levels', '')).body).toMatchObject({ users_default: 5, users: { [alice.userId]: 100 } });
+    const sync = await bob.req('GET', '/_matrix/client/v3/sync');
+    expect(Object.keys((sync.body['rooms'] as { invite: object }).invite)).toEqual([roomId]);
+    // A stranger cannot join an invite-only room; the invitee can, by alias.
+    const stranger = await register(server.url, 'cr');
+    expect((await stranger.req('POST', `/_matrix/client/v3/join/${enc(`#${alias}:localhost`)}`, {})).status).toBe(403);
+    const joined = await bob.req('POST', `/_matrix/client/v3/join/${enc(`#${alias}:localhost`)}`, {});
+    expect([joined.status, joined.body['room_id']]).toEqual([200, roomId]);
+    expect((await bob.req('GET', `/_matrix/client/v3/rooms/${enc(roomId)}/joined_members`)).body['joined']).toEqual({ [alice.userId]: {}, [bob.userId]: {} });
   });
 });
 
