@@ -115,6 +115,7 @@ export interface DelayedEventsHandler {
 const DEFAULT_MAX_BODY_BYTES = 65_536;
 const JSON_TYPE = 'application/json';
 const ERROR_STYLES: readonly ErrorStyleOption[] = ['auto', 'stable', 'unstable'];
+const SCHEDULER_METHODS = ['schedule', 'findTransaction', 'send', 'cancel', 'restart', 'list'] as const;
 
 /**
  * Creates the MSC4140 request handlers over a scheduler.
@@ -144,8 +145,11 @@ const ERROR_STYLES: readonly ErrorStyleOption[] = ['auto', 'stable', 'unstable']
  */
 export function createDelayedEventsHandler(options: DelayedEventsHandlerOptions): DelayedEventsHandler {
   const { scheduler, authenticate } = options ?? ({} as DelayedEventsHandlerOptions);
-  if (typeof scheduler !== 'object' || scheduler === null || typeof scheduler.schedule !== 'function') {
-    throw new ConfigError('ERR_DE_OPTION_INVALID', 'scheduler must be a DelayedEventScheduler');
+  const missing = SCHEDULER_METHODS.find(
+    (name) => typeof (scheduler as Partial<Record<string, unknown>> | null | undefined)?.[name] !== 'function',
+  );
+  if (missing !== undefined) {
+    throw new ConfigError('ERR_DE_OPTION_INVALID', `scheduler must be a DelayedEventScheduler (no ${missing}() found)`);
   }
   if (typeof authenticate !== 'function') {
     throw new ConfigError('ERR_DE_OPTION_INVALID', 'authenticate must be a function returning { userId, deviceId }');

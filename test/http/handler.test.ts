@@ -30,6 +30,7 @@ describe('createDelayedEventsHandler', () => {
   it.each([
     ['no scheduler', { authenticate }],
     ['no authenticate', { scheduler: makeScheduler().scheduler }],
+    ['a scheduler without list()', { scheduler: { ...failingScheduler(() => 0), list: undefined }, authenticate }],
     ['a bad errorStyle', { scheduler: makeScheduler().scheduler, authenticate, errorStyle: 'loud' }],
     ['a zero maxBodyBytes', { scheduler: makeScheduler().scheduler, authenticate, maxBodyBytes: 0 }],
     ['a fractional maxBodyBytes', { scheduler: makeScheduler().scheduler, authenticate, maxBodyBytes: 1.5 }],
