@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MatrixError } from '../../src/core/errors.js';
 import { ROOMS, STABLE, UNSTABLE, call, listIds, scheduleMessage, startNodeServer } from './helpers.js';
@@ -193,6 +194,50 @@ describe('body size limit', () => {
     } as RequestInit);
     expect(res.status).toBe(413);
     expect(((await res.json()) as Record<string, unknown>)['errcode']).toBe('M_TOO_LARGE');
+  });
+
+  it('answers 413 with Connection: close for a chunked body past 1 MiB', async () => {
+    s = await startNodeServer({ handler: { maxBodyBytes: 1024 } });
+    const chunk = new TextEncoder().encode('x'.repeat(64 * 1024));
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        // Endless unless the server stops reading; 4 MiB at most.
+        if (sent >= 4 * 1024 * 1024) controller.close();
+        else {
+          sent += chunk.length;
+          controller.enqueue(chunk);
+        }
+      },
+    });
+    const res = await fetch(`${s.baseUrl}${ROOMS}/send/m.room.message/endless?delay=10`, {
+      method: 'PUT',
+      headers: { authorization: 'Bearer alice' },
+      body: stream,
+      duplex: 'half',
+    } as RequestInit);
+    expect(res.status).toBe(413);
+    expect(res.headers.get('connection')).toBe('close');
+    expect(((await res.json()) as Record<string, unknown>)['errcode']).toBe('M_TOO_LARGE');
+    expect(await listIds(s.baseUrl, 'alice')).toEqual([]);
+  });
+
+  it('survives a client that disconnects in the middle of its body', async () => {
+    s = await startNodeServer();
+    const { port, hostname } = new URL(s.baseUrl);
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () => {
+        socket.write(
+          `PUT ${ROOMS}/send/m.room.message/cut?delay=10 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer alice\r\n` +
+            'Content-Length: 1000\r\n\r\n{"body":"partial',
+          () => setImmediate(() => socket.destroy()),
+        );
+      });
+      socket.on('close', () => resolve());
+      socket.on('error', reject);
+    });
+    expect(await listIds(s.baseUrl, 'alice')).toEqual([]);
+    expect((await call(s.baseUrl, 'PUT', `${ROOMS}/send/m.room.message/whole?delay=10`, { body: {} })).status).toBe(200);
   });
 
   it('answers 413 for large bodies (default limit 64 KiB) and keeps serving', async () => {

@@ -20,6 +20,8 @@ type ReadResult =
 
 const NO_BODY: ReadResult = { kind: 'body', body: undefined };
 const ABORTED: ReadResult = { kind: 'aborted' };
+const TOO_LARGE_KEEP: ReadResult = { kind: 'too-large', closeConnection: false };
+const TOO_LARGE_CLOSE: ReadResult = { kind: 'too-large', closeConnection: true };
 
 /** True when a matched request's body matters to the handler (the path form of management ignores it). */
 export function needsBody(route: DelayedEventsRoute): boolean {
@@ -28,81 +30,57 @@ export function needsBody(route: DelayedEventsRoute): boolean {
 
 /**
  * Reads a request body of at most `limit` bytes. Over the limit, the rest is read and discarded (up to
- * {@link DRAIN_LIMIT_BYTES}) so the 413 can be delivered on a healthy connection, as body-parser does.
+ * {@link DRAIN_LIMIT_BYTES}) so the 413 can be delivered on a healthy connection, as body-parser does;
+ * beyond that, or when `Content-Length` already says so, the 413 goes out at once with
+ * `Connection: close` while the rest is discarded.
+ *
+ * @remarks
+ * One set of listeners, never removed: once the promise is settled they ignore what follows, which is
+ * cheaper on the hot path than `off()` four times per request.
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<ReadResult> {
   if (req.readableEnded) return Promise.resolve(NO_BODY);
+  let tooLarge = false;
   const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > limit) {
-    if (Number(declared) <= DRAIN_LIMIT_BYTES) return drain(req, 0);
-    // Not worth reading: answer at once, discard what arrives meanwhile, and close the connection.
-    req.resume();
-    return Promise.resolve({ kind: 'too-large', closeConnection: true });
+  if (declared !== undefined) {
+    const length = Number(declared);
+    if (length > DRAIN_LIMIT_BYTES) {
+      req.resume();
+      return Promise.resolve(TOO_LARGE_CLOSE);
+    }
+    tooLarge = length > limit;
   }
   return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] = [];
     let size = 0;
-    const cleanup = (): void => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onAbort);
-      req.off('close', onClose);
-    };
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limit) {
-        cleanup();
-        resolve(drain(req, size));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = (): void => {
-      cleanup();
-      if (size === 0) resolve(NO_BODY);
-      else resolve({ kind: 'body', body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size) });
-    };
-    const onAbort = (): void => {
-      cleanup();
-      resolve(ABORTED);
-    };
-    const onClose = (): void => {
-      if (!req.complete) onAbort();
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onAbort);
-    req.on('close', onClose);
-  });
-}
-
-function drain(req: IncomingMessage, alreadyRead: number): Promise<ReadResult> {
-  return new Promise((resolve) => {
-    let size = alreadyRead;
-    const finish = (result: ReadResult): void => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onAbort);
-      req.off('close', onClose);
+    let settled = false;
+    const settle = (result: ReadResult): void => {
+      if (settled) return;
+      settled = true;
       resolve(result);
     };
-    const onData = (chunk: Buffer): void => {
+    req.on('data', (chunk: Buffer) => {
+      if (settled) return;
       size += chunk.length;
-      if (size > DRAIN_LIMIT_BYTES) {
-        // Stop counting; the 413 goes out with `Connection: close` while the rest is discarded.
-        finish({ kind: 'too-large', closeConnection: true });
+      if (!tooLarge && size <= limit) {
+        chunks.push(chunk);
+        return;
       }
-    };
-    const onEnd = (): void => finish({ kind: 'too-large', closeConnection: false });
-    const onAbort = (): void => finish(ABORTED);
-    const onClose = (): void => {
-      if (!req.complete) onAbort();
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onAbort);
-    req.on('close', onClose);
-    req.resume();
+      if (!tooLarge) {
+        tooLarge = true;
+        chunks = [];
+      }
+      if (size > DRAIN_LIMIT_BYTES) settle(TOO_LARGE_CLOSE);
+    });
+    req.on('end', () => {
+      if (tooLarge) settle(TOO_LARGE_KEEP);
+      else if (size === 0) settle(NO_BODY);
+      else settle({ kind: 'body', body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size) });
+    });
+    req.on('error', () => settle(ABORTED));
+    req.on('close', () => {
+      if (!req.complete) settle(ABORTED);
+    });
   });
 }
 
