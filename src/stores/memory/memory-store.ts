@@ -19,7 +19,7 @@ class Entry implements DueNode {
   lane: Lane | undefined = undefined;
   prev: DueNode | undefined = undefined;
   next: DueNode | undefined = undefined;
-  runningSinceMs: number;
+  // runningSinceMs is always sendAtMs - delayMs, so it is derived rather than stored.
   sendAtMs: number;
   attempts = 0;
   claimToken: string | undefined = undefined;
@@ -41,7 +41,6 @@ class Entry implements DueNode {
     this.stateKey = event.stateKey;
     this.contentJson = event.contentJson;
     this.delayMs = event.delayMs;
-    this.runningSinceMs = nowMs;
     this.sendAtMs = nowMs + event.delayMs;
   }
 
@@ -55,7 +54,7 @@ class Entry implements DueNode {
       stateKey: this.stateKey,
       contentJson: this.contentJson,
       delayMs: this.delayMs,
-      runningSinceMs: this.runningSinceMs,
+      runningSinceMs: this.sendAtMs - this.delayMs,
       sendAtMs: this.sendAtMs,
       attempts: this.attempts,
     };
@@ -63,6 +62,40 @@ class Entry implements DueNode {
 
   claimed(): ClaimedDelayedEvent {
     return { ...this.snapshot(), claimToken: this.claimToken as string, leaseUntilMs: this.dueAtMs };
+  }
+}
+
+/**
+ * Entries grouped by a key. Most groups hold one entry (a MatrixRTC state key belongs to one device),
+ * so a lone entry is stored as itself and a Set is made only for the second.
+ */
+class GroupIndex {
+  private readonly groups = new Map<string, Entry | Set<Entry>>();
+
+  count(key: string): number {
+    const group = this.groups.get(key);
+    return group === undefined ? 0 : group instanceof Set ? group.size : 1;
+  }
+
+  members(key: string): Iterable<Entry> {
+    const group = this.groups.get(key);
+    return group === undefined ? [] : group instanceof Set ? group : [group];
+  }
+
+  add(key: string, entry: Entry): void {
+    const group = this.groups.get(key);
+    if (group === undefined) this.groups.set(key, entry);
+    else if (group instanceof Set) group.add(entry);
+    else this.groups.set(key, new Set([group, entry]));
+  }
+
+  remove(key: string, entry: Entry): void {
+    const group = this.groups.get(key);
+    if (group === entry) this.groups.delete(key);
+    else if (group instanceof Set) {
+      group.delete(entry);
+      if (group.size === 1) this.groups.set(key, group.values().next().value as Entry);
+    }
   }
 }
 
@@ -96,8 +129,8 @@ function isAfter(entry: Entry, cursor: ListCursor): boolean {
 class MemoryStore implements DelayedEventStore {
   readonly capabilities = { sharedAcrossProcesses: false } as const;
   private readonly byId = new Map<DelayId, Entry>();
-  private readonly byUser = new Map<string, Set<Entry>>();
-  private readonly byStateKey = new Map<string, Set<Entry>>();
+  private readonly byUser = new GroupIndex();
+  private readonly byStateKey = new GroupIndex();
   private readonly due = new DueIndex();
   private readonly txns = new Map<string, TxnRecord>();
   // Every transaction record lives for the same TTL, so insertion order is expiry order.
@@ -112,20 +145,13 @@ class MemoryStore implements DelayedEventStore {
         return { ok: true, delayId: existing.delayId, duplicate: true, nextDueAtMs: this.due.peek()?.dueAtMs };
       }
     }
-    const owned = this.byUser.get(event.userId);
-    if ((owned?.size ?? 0) >= options.maxPerUser) {
-      return { ok: false, reason: 'max_outstanding', userNextSendAtMs: owned ? this.earliestSendAt(owned) : undefined };
+    if (this.byUser.count(event.userId) >= options.maxPerUser) {
+      return { ok: false, reason: 'max_outstanding', userNextSendAtMs: this.earliestSendAt(this.byUser.members(event.userId)) };
     }
     const entry = new Entry(event, options.nowMs);
     this.byId.set(entry.delayId, entry);
-    if (owned) owned.add(entry);
-    else this.byUser.set(entry.userId, new Set([entry]));
-    if (entry.stateKey !== undefined) {
-      const key = stateIndexKey(entry.roomId, entry.type, entry.stateKey);
-      const set = this.byStateKey.get(key);
-      if (set) set.add(entry);
-      else this.byStateKey.set(key, new Set([entry]));
-    }
+    this.byUser.add(entry.userId, entry);
+    if (entry.stateKey !== undefined) this.byStateKey.add(stateIndexKey(entry.roomId, entry.type, entry.stateKey), entry);
     if (event.txnKey !== undefined) {
       const record = { key: event.txnKey, delayId: entry.delayId, expiresAtMs: options.nowMs + options.txnTtlMs };
       this.txns.set(record.key, record);
@@ -145,11 +171,10 @@ class MemoryStore implements DelayedEventStore {
   }
 
   async listForUser(userId: string, options: { after?: ListCursor | undefined; limit: number }): Promise<StoredDelayedEvent[]> {
-    const owned = this.byUser.get(userId);
-    if (owned === undefined || options.limit <= 0) return [];
+    if (options.limit <= 0) return [];
     const after = options.after;
     const pending: Entry[] = [];
-    for (const entry of owned) {
+    for (const entry of this.byUser.members(userId)) {
       if (entry.claimToken === undefined && (after === undefined || isAfter(entry, after))) pending.push(entry);
     }
     pending.sort(compareListOrder);
@@ -160,7 +185,6 @@ class MemoryStore implements DelayedEventStore {
     const entry = this.pendingOwnedBy(delayId, userId);
     if (entry === undefined) return { ok: false, reason: 'not_found' };
     this.due.remove(entry);
-    entry.runningSinceMs = nowMs;
     entry.sendAtMs = nowMs + entry.delayMs;
     this.due.insert(entry, entry.sendAtMs, nowMs);
     return { ok: true, sendAtMs: entry.sendAtMs, nextDueAtMs: this.due.peek()?.dueAtMs };
@@ -202,7 +226,6 @@ class MemoryStore implements DelayedEventStore {
     entry.claimToken = undefined;
     entry.attempts = options.attempts;
     entry.sendAtMs = options.sendAtMs;
-    entry.runningSinceMs = options.sendAtMs - entry.delayMs;
     this.due.insert(entry, entry.sendAtMs, options.nowMs);
     return { ok: true, nextDueAtMs: this.due.peek()?.dueAtMs };
   }
@@ -215,14 +238,11 @@ class MemoryStore implements DelayedEventStore {
   }
 
   async cancelByStateKey(filter: StateKeyFilter): Promise<{ cancelled: StoredDelayedEvent[]; nextDueAtMs: number | undefined }> {
-    const set = this.byStateKey.get(stateIndexKey(filter.roomId, filter.type, filter.stateKey));
     const cancelled: StoredDelayedEvent[] = [];
-    if (set !== undefined) {
-      for (const entry of [...set]) {
-        if (entry.claimToken !== undefined || entry.userId === filter.keepUserId) continue;
-        this.delete(entry);
-        cancelled.push(entry.snapshot());
-      }
+    for (const entry of [...this.byStateKey.members(stateIndexKey(filter.roomId, filter.type, filter.stateKey))]) {
+      if (entry.claimToken !== undefined || entry.userId === filter.keepUserId) continue;
+      this.delete(entry);
+      cancelled.push(entry.snapshot());
     }
     return { cancelled, nextDueAtMs: this.due.peek()?.dueAtMs };
   }
@@ -242,7 +262,7 @@ class MemoryStore implements DelayedEventStore {
     this.due.insert(entry, options.nowMs + options.leaseMs, options.nowMs);
   }
 
-  private earliestSendAt(entries: Set<Entry>): number | undefined {
+  private earliestSendAt(entries: Iterable<Entry>): number | undefined {
     let earliest: number | undefined;
     for (const entry of entries) if (earliest === undefined || entry.sendAtMs < earliest) earliest = entry.sendAtMs;
     return earliest;
@@ -251,19 +271,8 @@ class MemoryStore implements DelayedEventStore {
   private delete(entry: Entry): void {
     this.due.remove(entry);
     this.byId.delete(entry.delayId);
-    const owned = this.byUser.get(entry.userId);
-    if (owned !== undefined) {
-      owned.delete(entry);
-      if (owned.size === 0) this.byUser.delete(entry.userId);
-    }
-    if (entry.stateKey !== undefined) {
-      const key = stateIndexKey(entry.roomId, entry.type, entry.stateKey);
-      const set = this.byStateKey.get(key);
-      if (set !== undefined) {
-        set.delete(entry);
-        if (set.size === 0) this.byStateKey.delete(key);
-      }
-    }
+    this.byUser.remove(entry.userId, entry);
+    if (entry.stateKey !== undefined) this.byStateKey.remove(stateIndexKey(entry.roomId, entry.type, entry.stateKey), entry);
   }
 
   private expireTxns(nowMs: number): void {
