@@ -5,6 +5,7 @@ import type { Request, Response } from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { toExpressRouter } from '../../src/adapters/express/index.js';
 import type { ExpressRouterOptions } from '../../src/adapters/express/index.js';
+import { MatrixError } from '../../src/core/errors.js';
 import { versionsUnstableFeatures } from '../../src/http/versions.js';
 import { ROOMS, STABLE, UNSTABLE, call, closeServer, listIds, listen, makeAuthenticate, makeScheduler, scheduleMessage } from './helpers.js';
 import type { TestServerOptions } from './helpers.js';
@@ -134,6 +135,36 @@ describe('Express adapter after express.json()', () => {
     expect(res.status).toBe(200);
     await x.clock.advanceAsync(10);
     expect(x.sent.map((e) => e.content)).toEqual([{ body: 'raw' }]);
+  });
+});
+
+describe('Express adapter and host authentication middleware', () => {
+  it('hands authenticate the Express request as raw, with what earlier middleware attached', async () => {
+    const { clock, sent, scheduler } = makeScheduler();
+    await scheduler.start();
+    const app = express();
+    app.use((req: Request, _res: Response, next: () => void) => {
+      (req as Request & { user?: string }).user = req.headers['x-user'] === 'carol' ? '@carol:example.org' : undefined;
+      next();
+    });
+    app.use(
+      toExpressRouter({
+        scheduler,
+        authenticate: (req) => {
+          const user = (req.raw as Request & { user?: string }).user;
+          if (user === undefined) throw new MatrixError(401, 'M_MISSING_TOKEN', 'Missing access token');
+          return { userId: user };
+        },
+      }),
+    );
+    const server = createServer(app);
+    const baseUrl = await listen(server);
+    x = { baseUrl, sent, clock, close: async () => { await closeServer(server); await scheduler.stop(); } };
+    expect((await call(baseUrl, 'GET', STABLE, { token: null })).status).toBe(401);
+    const ok = await call(baseUrl, 'PUT', `${ROOMS}/send/m.room.message/c?delay=5`, { token: null, headers: { 'x-user': 'carol' }, body: {} });
+    expect(ok.status).toBe(200);
+    await clock.advanceAsync(5);
+    expect(sent.map((e) => e.userId)).toEqual(['@carol:example.org']);
   });
 });
 
