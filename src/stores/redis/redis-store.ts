@@ -67,7 +67,7 @@ type Reply = readonly unknown[];
 
 /** Reads the event layout written by `eventReply()` in `lua/includes/codec.lua`. */
 function decodeEvent(reply: unknown): StoredDelayedEvent {
-  const [delayId, userId, deviceId, roomId, type, stateKey, contentJson, delayMs, runningSinceMs, attempts] = reply as [
+  const [delayId, userId, deviceId, roomId, type, stateKey, contentJson, delayMs, sendAtMs, attempts] = reply as [
     string,
     string,
     string | null,
@@ -88,8 +88,8 @@ function decodeEvent(reply: unknown): StoredDelayedEvent {
     stateKey: stateKey ?? undefined,
     contentJson,
     delayMs,
-    runningSinceMs,
-    sendAtMs: runningSinceMs + delayMs,
+    runningSinceMs: sendAtMs - delayMs,
+    sendAtMs,
     attempts,
   };
 }
@@ -157,7 +157,7 @@ class RedisDelayedEventStore implements RedisStore {
   }
 
   async get(delayId: DelayId): Promise<StoredDelayedEvent | undefined> {
-    const reply = (await this.redis.script('getDelayedEvent', [this.keys.events], [delayId])) as Reply | null;
+    const reply = (await this.redis.script('getDelayedEvent', [this.keys.events, this.keys.due], [delayId])) as Reply | null;
     return reply === null ? undefined : decodeEvent(reply[0]);
   }
 
@@ -165,7 +165,7 @@ class RedisDelayedEventStore implements RedisStore {
     if (options.limit <= 0) return [];
     const reply = (await this.redis.script(
       'listDelayedEvents',
-      [this.keys.events, this.keys.user(userId)],
+      [this.keys.events, this.keys.due, this.keys.user(userId)],
       [options.after?.sendAtMs ?? '', options.after?.delayId ?? '', options.limit],
     )) as Reply;
     return reply.map(decodeEvent);
@@ -173,7 +173,7 @@ class RedisDelayedEventStore implements RedisStore {
 
   async restart(delayId: DelayId, userId: string, nowMs: number): Promise<MutationResult<{ readonly sendAtMs: number }>> {
     const k = this.keys;
-    const reply = (await this.redis.script('restartDelayedEvent', [k.events, k.due, k.user(userId)], [delayId, userId, nowMs, k.wakeChannel])) as Reply;
+    const reply = (await this.redis.script('restartDelayedEvent', [k.events, k.due], [delayId, userId, nowMs, k.wakeChannel])) as Reply;
     if (mapScriptStatus(reply[0], 'restartDelayedEvent') !== 'ok') return notFound;
     return { ok: true, nextDueAtMs: optionalNumber(reply[1]), sendAtMs: Number(reply[2]) };
   }
@@ -213,7 +213,7 @@ class RedisDelayedEventStore implements RedisStore {
     const k = this.keys;
     const reply = (await this.redis.script(
       'rescheduleDelayedEvent',
-      [k.events, k.due, k.base],
+      [k.events, k.due],
       [delayId, claimToken, options.sendAtMs, options.attempts, options.nowMs, k.wakeChannel],
     )) as Reply;
     if (mapScriptStatus(reply[0], 'rescheduleDelayedEvent') !== 'ok') return notFound;

@@ -3,7 +3,7 @@
 
   KEYS[1] events hash            <prefix>:{<tag>}:ev
   KEYS[2] due index              <prefix>:{<tag>}:due
-  KEYS[3] owner's index          <prefix>:{<tag>}:u:<userId>
+  KEYS[3] owner's index          <prefix>:{<tag>}:u:<userId>   (membership: score 0)
   KEYS[4] transaction record     <prefix>:{<tag>}:t:<txnKey>   (untouched unless ARGV[13] has "t")
   KEYS[5] state index            <prefix>:{<tag>}:s:...        (untouched unless ARGV[13] has "k")
 
@@ -50,20 +50,29 @@ if hasTxn then
 end
 
 if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[3]) then
-  local first = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
-  return { MAX_OUTSTANDING, false, first[2] and tonumber(first[2]) or false }
+  -- At the cap: the owner's earliest send time, for Retry-After. O(cap), only when refusing.
+  local earliestOwn = false
+  local ids = redis.call('ZRANGE', KEYS[3], 0, -1)
+  for i = 1, #ids do
+    local packed = redis.call('HGET', KEYS[1], ids[i])
+    if packed then
+      local at = sendAtOf(KEYS[2], decodeEvent(packed, 1), ids[i])
+      if at and (not earliestOwn or at < earliestOwn) then earliestOwn = at end
+    end
+  end
+  return { MAX_OUTSTANDING, false, earliestOwn }
 end
 
 local delayMs = tonumber(ARGV[12])
 local sendAt = now + delayMs
-local e = { s = now, l = delayMs, a = 0, u = ARGV[6], r = ARGV[8], t = ARGV[9], c = ARGV[11] }
+local e = { l = delayMs, a = 0, u = ARGV[6], r = ARGV[8], t = ARGV[9], c = ARGV[11] }
 if string.find(flags, 'd', 1, true) then e.d = ARGV[7] end
 if string.find(flags, 'k', 1, true) then e.k = ARGV[10] end
 
 local earliest = nextDueAt(KEYS[2])
 redis.call('HSET', KEYS[1], id, encodeEvent(e))
 redis.call('ZADD', KEYS[2], sendAt, id)
-redis.call('ZADD', KEYS[3], sendAt, id)
+redis.call('ZADD', KEYS[3], 0, id)
 if e.k then redis.call('ZADD', KEYS[5], 0, id) end
 if hasTxn then
   local ttl = tonumber(ARGV[4])

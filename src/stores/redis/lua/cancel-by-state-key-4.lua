@@ -34,8 +34,9 @@ for i = 1, #ids do
     local e = decodeEvent(packed)
     local sameTriple = e.r == ARGV[3] and e.t == ARGV[4] and e.k == ARGV[5]
     if sameTriple and not e.ct and e.u ~= keep then
+      local sendAt = tonumber(redis.call('ZSCORE', KEYS[2], id))
       removeEvent(KEYS[4], KEYS[1], KEYS[2], id, e)
-      cancelled[#cancelled + 1] = eventReply(id, e)
+      cancelled[#cancelled + 1] = eventReply(id, e, sendAt)
     end
   end
 end

@@ -3,7 +3,7 @@
 
   KEYS[1] events hash
   KEYS[2] due index
-  KEYS[3] owner's index <prefix>:{<tag>}:u:<userId>  (declared for Cluster; removal goes through base)
+  KEYS[3] owner's index <prefix>:{<tag>}:u:<userId>
   KEYS[4] base          <prefix>:{<tag>}:
 
   ARGV[1] delayId
@@ -25,5 +25,6 @@ local e = decodeEvent(packed)
 if e.u ~= ARGV[2] then return { NOT_OWNER } end
 if e.ct then return { CLAIMED } end
 
+local sendAt = tonumber(redis.call('ZSCORE', KEYS[2], id))
 removeEvent(KEYS[4], KEYS[1], KEYS[2], id, e)
-return { OK, nextDueAt(KEYS[2]), eventReply(id, e) }
+return { OK, nextDueAt(KEYS[2]), eventReply(id, e, sendAt) }

@@ -25,7 +25,8 @@ local e = decodeEvent(packed)
 if e.u ~= ARGV[2] then return { NOT_OWNER } end
 if e.ct then return { CLAIMED } end
 
+e.q = tonumber(redis.call('ZSCORE', KEYS[2], id))
 e.ct = ARGV[5]
 redis.call('HSET', KEYS[1], id, encodeEvent(e))
 redis.call('ZADD', KEYS[2], tonumber(ARGV[3]) + tonumber(ARGV[4]), id)
-return { OK, nextDueAt(KEYS[2]), eventReply(id, e) }
+return { OK, nextDueAt(KEYS[2]), eventReply(id, e, e.q) }

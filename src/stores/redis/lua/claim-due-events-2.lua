@@ -16,17 +16,19 @@
 
 local now = tonumber(ARGV[1])
 local leaseUntil = now + tonumber(ARGV[2])
-local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[4]))
 local out = {}
-for i = 1, #ids do
-  local id = ids[i]
+for i = 1, #due, 2 do
+  local id = due[i]
   local packed = redis.call('HGET', KEYS[1], id)
   if packed then
     local e = decodeEvent(packed)
+    -- A lapsed claim keeps the send time it recorded; a pending event's is its due score.
+    if not e.ct then e.q = tonumber(due[i + 1]) end
     e.ct = ARGV[3]
     redis.call('HSET', KEYS[1], id, encodeEvent(e))
     redis.call('ZADD', KEYS[2], leaseUntil, id)
-    out[#out + 1] = eventReply(id, e)
+    out[#out + 1] = eventReply(id, e, e.q)
   else
     -- An index entry without a record cannot be sent; drop it so it is not due forever.
     redis.call('ZREM', KEYS[2], id)

@@ -1,9 +1,13 @@
 -- Packed event record: one string per event in the events hash (no field names, so a 200-byte
 -- content costs little more than 200 bytes):
---   <runningSinceMs>,<delayMs>,<attempts>,<claimToken><userId><deviceId><roomId><type><stateKey><content>
--- Numbers are decimal. Each string field is <byteLength>:<bytes>, or "~" when absent; an absent
--- claimToken means the event is pending. The content is the rest of the string, byte-exact.
--- Decoded form: { s = runningSinceMs, l = delayMs, a = attempts, ct, u, d, r, t, k, c }.
+--   <delayMs>,<attempts>,<claimedSendAtMs>,<claimToken><userId><deviceId><roomId><type><stateKey><content>
+-- Numbers are decimal; claimedSendAtMs is empty while the event is pending. Each string field is
+-- <byteLength>:<bytes>, or "~" when absent; an absent claimToken means the event is pending. The
+-- content is the rest of the string, byte-exact.
+-- A pending event's send time is not in the record but is its score in the due index, so a restart
+-- (the MatrixRTC heartbeat) moves one score and never rewrites the record. A claim moves the due
+-- score to the lease end and keeps the send time in the record (claimedSendAtMs).
+-- Decoded form: { l = delayMs, a = attempts, q = claimedSendAtMs|nil, ct, u, d, r, t, k, c }.
 local STRING_FIELDS = { 'ct', 'u', 'd', 'r', 't', 'k' }
 
 local function encodeString(value)
@@ -12,7 +16,7 @@ local function encodeString(value)
 end
 
 local function encodeEvent(e)
-  local out = { string.format('%.0f,%.0f,%.0f,', e.s, e.l, e.a) }
+  local out = { string.format('%.0f,%.0f,', e.l, e.a), e.q and string.format('%.0f,', e.q) or ',' }
   for i = 1, #STRING_FIELDS do
     out[#out + 1] = encodeString(e[STRING_FIELDS[i]])
   end
@@ -20,10 +24,13 @@ local function encodeEvent(e)
   return table.concat(out)
 end
 
-local function decodeEvent(packed)
-  local s, l, a, pos = string.match(packed, '^(%-?%d+),(%d+),(%d+),()')
-  local e = { s = tonumber(s), l = tonumber(l), a = tonumber(a) }
-  for i = 1, #STRING_FIELDS do
+-- Decodes the record; with `fields` = 2 only up to the owner (claimToken, userId), which is all
+-- that ownership checks need.
+local function decodeEvent(packed, fields)
+  local l, a, q, pos = string.match(packed, '^(%d+),(%d+),(%-?%d*),()')
+  local e = { l = tonumber(l), a = tonumber(a), q = tonumber(q) }
+  local last = fields or #STRING_FIELDS
+  for i = 1, last do
     if string.byte(packed, pos) == 126 then -- '~': absent
       pos = pos + 1
     else
@@ -33,12 +40,18 @@ local function decodeEvent(packed)
       pos = colon + length + 1
     end
   end
-  e.c = string.sub(packed, pos)
+  if last == #STRING_FIELDS then e.c = string.sub(packed, pos) end
   return e
 end
 
--- Reply layout of one event, read by decodeEventReply() in src/stores/redis/redis-store.ts:
---   { delayId, userId, deviceId|nil, roomId, type, stateKey|nil, content, delayMs, runningSinceMs, attempts }
-local function eventReply(id, e)
-  return { id, e.u, e.d or false, e.r, e.t, e.k or false, e.c, e.l, e.s, e.a }
+-- An event's send time: kept in the record while claimed, else its score in the due index.
+local function sendAtOf(dueKey, e, id)
+  if e.ct then return e.q end
+  return tonumber(redis.call('ZSCORE', dueKey, id))
+end
+
+-- Reply layout of one event, read by decodeEvent() in src/stores/redis/redis-store.ts:
+--   { delayId, userId, deviceId|nil, roomId, type, stateKey|nil, content, delayMs, sendAtMs, attempts }
+local function eventReply(id, e, sendAt)
+  return { id, e.u, e.d or false, e.r, e.t, e.k or false, e.c, e.l, sendAt, e.a }
 end

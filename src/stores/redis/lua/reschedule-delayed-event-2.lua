@@ -4,13 +4,12 @@
 
   KEYS[1] events hash
   KEYS[2] due index
-  KEYS[3] base <prefix>:{<tag>}:
 
   ARGV[1] delayId
   ARGV[2] claimToken
   ARGV[3] sendAtMs
   ARGV[4] attempts
-  ARGV[5] nowMs (unused; kept for the contract and for logs)
+  ARGV[5] nowMs (unused; part of the store contract)
   ARGV[6] wake channel
 
   Returns
@@ -20,7 +19,6 @@
 -- @include includes/status.lua
 -- @include includes/codec.lua
 -- @include includes/due.lua
--- @include includes/keys.lua
 
 local id = ARGV[1]
 local packed = redis.call('HGET', KEYS[1], id)
@@ -29,13 +27,12 @@ local e = decodeEvent(packed)
 if e.ct ~= ARGV[2] then return { CLAIM_LOST } end
 
 local sendAt = tonumber(ARGV[3])
-local leaseUntil = tonumber(redis.call('ZSCORE', KEYS[2], id) or sendAt)
+local leaseUntil = tonumber(redis.call('ZSCORE', KEYS[2], id)) or sendAt
 e.ct = nil
-e.s = sendAt - e.l
+e.q = nil
 e.a = tonumber(ARGV[4])
 redis.call('HSET', KEYS[1], id, encodeEvent(e))
 redis.call('ZADD', KEYS[2], sendAt, id)
-redis.call('ZADD', userKey(KEYS[3], e.u), sendAt, id)
 
 local earliest = nextDueAt(KEYS[2])
 if sendAt < leaseUntil and earliest == sendAt then announce(ARGV[6], sendAt) end
