@@ -20,7 +20,7 @@ const KIND = {
   events: 'ev',
   /** ZSET: delayId scored by due time (sendAtMs when pending, leaseUntilMs when claimed). */
   due: 'due',
-  /** ZSET per user: outstanding delayIds scored by sendAtMs. */
+  /** ZSET per user: outstanding delayIds (score 0: membership and count for the cap). */
   user: 'u',
   /** ZSET per (room, type, state key), by hash: delayIds of its state events (score 0). */
   state: 's',
