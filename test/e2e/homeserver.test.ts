@@ -44,6 +44,22 @@ describe.concurrent('power levels are checked when a delayed event is sent', () 
     expect(server.hs.outcomes.get(r.body['delay_id'] as string)).toEqual({ kind: 'sent' });
   });
 
+  it('a refused send action answers 403 M_FORBIDDEN and leaves the event scheduled as it was', async () => {
+    const { user1, user2, roomId } = await complementRoom(server.url);
+    const r = await user2.putState(roomId, 'com.example.locked', 'act', { v: 'act' }, `?${DELAY}=60000`);
+    const delayId = r.body['delay_id'] as string;
+    const before = await user2.listDelayed();
+    const refused = await user2.manage(delayId, 'send');
+    expect([refused.status, refused.body['errcode']]).toEqual([403, 'M_FORBIDDEN']);
+    expect(await user2.listDelayed()).toEqual(before);
+    expect(server.hs.outcomes.has(delayId)).toBe(false);
+    const pl = (await user1.getState(roomId, 'm.room.power_levels', '')).body;
+    const users = { ...(pl['users'] as Record<string, number>), [user2.userId]: 50 };
+    expect((await user1.putState(roomId, 'm.room.power_levels', '', { ...pl, users })).status).toBe(200);
+    expect((await user2.manage(delayId, 'send')).status).toBe(200);
+    expect((await user2.getState(roomId, 'com.example.locked', 'act')).body).toEqual({ v: 'act' });
+  });
+
   it('only joined members send: a delayed message of a user who left is refused', async () => {
     const { user2, roomId } = await complementRoom(server.url);
     const r = await user2.send(roomId, 'com.example.test', 'bye', { body: 'after leaving' }, `?${DELAY}=1500`);
