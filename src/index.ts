@@ -9,7 +9,7 @@
  * @module
  */
 export { DelayedEventScheduler } from './core/delayed-event-scheduler.js';
-export type { ScheduleRequest, DelayedEventsPage, PersistedStateEvent } from './core/delayed-event-scheduler.js';
+export type { ScheduleRequest, ScheduleResult, DelayedEventsPage, PersistedStateEvent } from './core/delayed-event-scheduler.js';
 export { resolveSchedulerOptions } from './core/options.js';
 export type {
   DelayedEventSchedulerOptions,
@@ -64,4 +64,24 @@ export type {
   ListCursor,
   StateKeyFilter,
   StoreCapabilities,
+  RestartOutcome,
+  EventOutcome,
+  CancelByStateKeyResult,
 } from './stores/store.js';
+export { createDelayedEventsHandler, versionsUnstableFeatures, MSC4140_UNSTABLE_FEATURE } from './http/index.js';
+export type {
+  AuthenticateFn,
+  DelayedEventsHandler,
+  DelayedEventsHandlerOptions,
+  ErrorStyleOption,
+  HandlerRequest,
+  HandlerResponse,
+  HandlerScheduler,
+  DelayedEventAction,
+  DelayedEventsRoute,
+  ListRoute,
+  ManageRoute,
+  ScheduleEndpoint,
+  ScheduleRoute,
+  UnrecognizedRoute,
+} from './http/index.js';

@@ -29,6 +29,12 @@ export interface ScheduleRequest extends Requester {
   readonly txnId?: string | undefined;
 }
 
+/** What {@link DelayedEventScheduler.schedule} returns. */
+export interface ScheduleResult {
+  /** The delay ID, for `send`, `cancel`, `restart` and listings. */
+  readonly delayId: DelayId;
+}
+
 /** What {@link DelayedEventScheduler.list} returns. */
 export interface DelayedEventsPage {
   /** Pending events in send-time order. */
@@ -110,7 +116,7 @@ export class DelayedEventScheduler {
    * @throws `InvalidRequestError` (`M_INVALID_PARAM`, `M_BAD_JSON`), `MaxDelayExceededError`,
    * `ForbiddenError` (cap 0), `RateLimitedError`, `MaxOutstandingError`, `StoreUnavailableError`.
    */
-  async schedule(request: ScheduleRequest): Promise<{ delayId: DelayId }> {
+  async schedule(request: ScheduleRequest): Promise<ScheduleResult> {
     const userId = validateIdentifier(request.userId, 'userId');
     const roomId = validateIdentifier(request.roomId, 'roomId');
     const type = validateIdentifier(request.type, 'type');

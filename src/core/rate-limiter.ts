@@ -61,7 +61,17 @@ export interface RateLimiterOptions {
 }
 
 /** Outcome of {@link RateLimiter.tryConsume}. */
-export type ConsumeResult = { readonly ok: true } | { readonly ok: false; readonly retryAfterMs: number };
+export type ConsumeResult =
+  | {
+      /** The point was taken. */
+      readonly ok: true;
+    }
+  | {
+      /** The bucket is empty. */
+      readonly ok: false;
+      /** How long until a point is available, in ms. */
+      readonly retryAfterMs: number;
+    };
 
 function validateLimit(bucket: string, limit: BucketLimit): BucketLimit {
   const valid =

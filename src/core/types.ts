@@ -67,9 +67,22 @@ export interface Logger {
 
 /** How a delayed event left the schedule. */
 export type FinalOutcome =
-  | { readonly kind: 'sent' }
-  | { readonly kind: 'cancelled'; readonly reason: 'action' | 'newer-state' }
-  | { readonly kind: 'failed'; readonly error: unknown };
+  | {
+      /** Sent into its room. */
+      readonly kind: 'sent';
+    }
+  | {
+      /** Cancelled before it was sent. */
+      readonly kind: 'cancelled';
+      /** By its owner's `cancel` action, or by a newer state event on the same key. */
+      readonly reason: 'action' | 'newer-state';
+    }
+  | {
+      /** Given up: refused by the host (4xx), out of retries, or rate-limited under policy `fail`. */
+      readonly kind: 'failed';
+      /** The last error. */
+      readonly error: unknown;
+    };
 
 /** One pending delayed event as {@link DelayedEventScheduler.list} returns it. */
 export interface PendingDelayedEvent {

@@ -80,6 +80,7 @@ export interface ClaimedDelayedEvent extends StoredDelayedEvent {
 /** Result of {@link DelayedEventStore.add}. */
 export type AddResult =
   | {
+      /** Added, or a known transaction. */
       readonly ok: true;
       /** The new event's ID, or the first event's ID for a repeated transaction. */
       readonly delayId: DelayId;
@@ -89,7 +90,9 @@ export type AddResult =
       readonly nextDueAtMs: number | undefined;
     }
   | {
+      /** Refused. */
       readonly ok: false;
+      /** The owner is at the cap. */
       readonly reason: 'max_outstanding';
       /** When this user's earliest outstanding event is due, Unix ms. */
       readonly userNextSendAtMs: number | undefined;
@@ -97,8 +100,38 @@ export type AddResult =
 
 /** Result of a mutation aimed at one event. */
 export type MutationResult<T = object> =
-  | ({ readonly ok: true; readonly nextDueAtMs: number | undefined } & T)
-  | { readonly ok: false; readonly reason: 'not_found' };
+  | ({
+      /** Done. */
+      readonly ok: true;
+      /** Earliest due time in the store afterwards. */
+      readonly nextDueAtMs: number | undefined;
+    } & T)
+  | {
+      /** Nothing was changed. */
+      readonly ok: false;
+      /** No such event in a state the operation applies to (or not the caller's, or claim lost). */
+      readonly reason: 'not_found';
+    };
+
+/** Extra result of {@link DelayedEventStore.restart}. */
+export interface RestartOutcome {
+  /** The event's new due time, Unix ms. */
+  readonly sendAtMs: number;
+}
+
+/** Extra result of {@link DelayedEventStore.cancel} and {@link DelayedEventStore.claim}. */
+export interface EventOutcome<E extends StoredDelayedEvent = StoredDelayedEvent> {
+  /** The event as it was cancelled or claimed. */
+  readonly event: E;
+}
+
+/** Result of {@link DelayedEventStore.cancelByStateKey}. */
+export interface CancelByStateKeyResult {
+  /** The events cancelled. */
+  readonly cancelled: StoredDelayedEvent[];
+  /** Earliest due time in the store afterwards. */
+  readonly nextDueAtMs: number | undefined;
+}
 
 /** Options of {@link DelayedEventStore.add}. */
 export interface AddOptions {
@@ -174,13 +207,13 @@ export interface DelayedEventStore {
   listForUser(userId: string, options: { readonly after?: ListCursor | undefined; readonly limit: number }): Promise<StoredDelayedEvent[]>;
 
   /** Restarts a pending event owned by `userId`: `runningSinceMs = nowMs`, `sendAtMs = nowMs + delayMs`. */
-  restart(delayId: DelayId, userId: string, nowMs: number): Promise<MutationResult<{ readonly sendAtMs: number }>>;
+  restart(delayId: DelayId, userId: string, nowMs: number): Promise<MutationResult<RestartOutcome>>;
 
   /** Removes a pending event owned by `userId`. */
-  cancel(delayId: DelayId, userId: string, nowMs: number): Promise<MutationResult<{ readonly event: StoredDelayedEvent }>>;
+  cancel(delayId: DelayId, userId: string, nowMs: number): Promise<MutationResult<EventOutcome>>;
 
   /** Claims one pending event owned by `userId` (for the `send` action), whether due or not. */
-  claim(delayId: DelayId, userId: string, options: ClaimOptions): Promise<MutationResult<{ readonly event: ClaimedDelayedEvent }>>;
+  claim(delayId: DelayId, userId: string, options: ClaimOptions): Promise<MutationResult<EventOutcome<ClaimedDelayedEvent>>>;
 
   /**
    * Claims up to `max` due events: pending ones with `sendAtMs <= nowMs` and claimed ones whose lease
@@ -203,7 +236,7 @@ export interface DelayedEventStore {
   finalise(delayId: DelayId, claimToken: string, nowMs: number): Promise<MutationResult>;
 
   /** Cancels pending state events for one (room, type, state key), keeping `keepUserId`'s own. */
-  cancelByStateKey(filter: StateKeyFilter): Promise<{ readonly cancelled: StoredDelayedEvent[]; readonly nextDueAtMs: number | undefined }>;
+  cancelByStateKey(filter: StateKeyFilter): Promise<CancelByStateKeyResult>;
 
   /** Earliest due time (pending `sendAtMs` or claim `leaseUntilMs`), or `undefined` when empty. */
   nextDueAtMs(): Promise<number | undefined>;
