@@ -273,6 +273,8 @@ describe('limits from the configuration', () => {
     const limited = await startServer({ rateLimits: { manage: { points: 2, durationMs: 60_000 } } });
     try {
       const { user1 } = await complementRoom(limited.url);
+      // Unrecognised routes cost nothing.
+      for (let i = 0; i < 4; i++) expect((await user1.req('POST', `${UNSTABLE}/delayed_events/abc/oops`)).body['errcode']).toBe('M_UNRECOGNIZED');
       expect((await user1.manage('abc', 'restart')).status).toBe(404);
       expect((await user1.manage('abc', 'restart')).status).toBe(404);
       const third = await user1.manage('abc', 'restart');
