@@ -13,6 +13,7 @@ import type { Room, RoomEvent, RoomService } from './rooms.js';
 
 const USER_ID = /^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-[\]:]+$/;
 const SUPPORTED_VERSIONS = ['10', '11'];
+const MAX_REMEMBERED_TXNS = 100_000;
 const PRESETS: Record<string, { joinRule: string; guestAccess: string }> = {
   private_chat: { joinRule: 'invite', guestAccess: 'can_join' },
   trusted_private_chat: { joinRule: 'invite', guestAccess: 'can_join' },
@@ -43,6 +44,8 @@ export function mountRoomRoutes(router: Router, rooms: RoomService, auth: AuthSe
     const pending = insert();
     txns.set(key, pending);
     pending.catch(() => txns.delete(key));
+    // Remember the most recent transactions only (an example; Synapse expires them after a while).
+    if (txns.size > MAX_REMEMBERED_TXNS) txns.delete(txns.keys().next().value as string);
     return pending;
   }
 
