@@ -10,7 +10,7 @@ import { readFileSync, mkdtempSync } from 'node:fs';
 import { cpus, totalmem, tmpdir, type as osType, release } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, SCENARIOS } from './lib/config.js';
-import type { Ctx } from './lib/context.js';
+import { SidePool, type Ctx } from './lib/context.js';
 import { startRedisServer } from './lib/redis-server.js';
 import { writeReport, type Environment } from './lib/report.js';
 import { Results } from './lib/results.js';
@@ -61,6 +61,7 @@ async function main(): Promise<void> {
     config,
     results,
     redis,
+    pool: new SidePool(() => ({ redisUrl: redis.url, inFlight: config.inFlight })),
     log,
     async flush() {
       await admin.flushall();
@@ -85,6 +86,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
+    await ctx.pool.closeAll();
     admin.disconnect();
     await redis.stop();
   }
@@ -129,7 +131,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+main()
+  .catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  })
+  // A CLI: don't wait for sockets some client library keeps half-open.
+  .finally(() => process.exit());

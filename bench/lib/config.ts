@@ -77,9 +77,9 @@ const FULL: Omit<BenchConfig, 'quick' | 'only' | 'out' | 'write'> = {
 };
 
 const QUICK: Omit<BenchConfig, 'quick' | 'only' | 'out' | 'write'> = {
-  runs: 3,
+  runs: 1,
   inFlight: 64,
-  heartbeatRedisN: 5_000,
+  heartbeatRedisN: 2_000,
   heartbeatRedisOps: 2_000,
   heartbeatMemoryN: 20_000,
   heartbeatMemoryOps: 20_000,

@@ -31,8 +31,8 @@ function escape(text: string): string {
 
 /** Renders a chart as a standalone SVG document. */
 export function renderBarChart(chart: BarChart): string {
-  const width = 760;
-  const labelWidth = 250;
+  const width = 900;
+  const labelWidth = 340;
   const valueWidth = 110;
   const barHeight = 16;
   const barGap = 3;

@@ -171,7 +171,7 @@ export function evaluateTargets(results: Results, fleetWorkers: number): TargetO
       id: t.id,
       target: t.target,
       scenario: t.scenario,
-      result: `${fmtRatio(ratio)} (${fmt(ours)} vs ${fmt(theirs)} ${unit} ${t.metric})`,
+      result: `${fmtRatio(ratio)} (${fmt(ours)} vs ${fmt(theirs)} ${unit === t.metric ? unit : `${unit} ${t.metric}`})`,
       met,
     });
   }

@@ -4,7 +4,7 @@
  * emptied server, per run.
  */
 import type { Ctx } from '../lib/context.js';
-import { withSides } from '../lib/context.js';
+import { withPooledSides, withSides } from '../lib/context.js';
 import { fmt } from '../lib/stats.js';
 import type { SideName } from '../sides/index.js';
 
@@ -28,7 +28,7 @@ export async function memory(ctx: Ctx): Promise<void> {
     ctx.log(` run ${run + 1}/${config.runs}`);
     for (const name of redisSides) {
       await ctx.flush();
-      await withSides(ctx, [name], async ([side]) => {
+      await withPooledSides(ctx, [name], async ([side]) => {
         const before = await ctx.usedMemory();
         const { added } = await side!.call('fill', config.memoryRedisN);
         const after = await ctx.usedMemory();

@@ -3,7 +3,7 @@
  * time to drain, and the largest event-loop stall in the delivering process during the storm.
  */
 import type { Ctx } from '../lib/context.js';
-import { withSides } from '../lib/context.js';
+import { withPooledSides } from '../lib/context.js';
 import { fmt } from '../lib/stats.js';
 import type { SideName } from '../sides/index.js';
 
@@ -24,7 +24,7 @@ export async function storm(ctx: Ctx): Promise<void> {
   ];
   for (const [scenario, names, n] of groups) {
     ctx.log(`${scenario}: ${fmt(n)} events due at one instant`);
-    await withSides(ctx, names, async (sides) => {
+    await withPooledSides(ctx, names, async (sides) => {
       for (let run = 0; run < config.runs; run++) {
         ctx.log(` run ${run + 1}/${config.runs}`);
         for (const side of sides) {

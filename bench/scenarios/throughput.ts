@@ -3,7 +3,7 @@
  * once, each side in its own process, runs interleaved side by side.
  */
 import type { Ctx } from '../lib/context.js';
-import { withSides } from '../lib/context.js';
+import { withPooledSides } from '../lib/context.js';
 import type { SideProcess } from '../lib/side-process.js';
 import type { Timed } from '../sides/types.js';
 import type { SideName } from '../sides/index.js';
@@ -29,7 +29,7 @@ export async function heartbeat(ctx: Ctx): Promise<void> {
   for (const [scenario, names, n, ops] of groups) {
     await ctx.flush();
     ctx.log(`${scenario}: ${fmt(n)} outstanding, ${fmt(ops)} restarts per run`);
-    await withSides(ctx, names, async (sides) => {
+    await withPooledSides(ctx, names, async (sides) => {
       for (const side of sides) {
         const started = performance.now();
         await side.call('heartbeatSetup', n);
@@ -53,7 +53,7 @@ export async function schedule(ctx: Ctx): Promise<void> {
   ];
   for (const [scenario, names, n] of groups) {
     ctx.log(`${scenario}: ${fmt(n)} schedules per run`);
-    await withSides(ctx, names, async (sides) => {
+    await withPooledSides(ctx, names, async (sides) => {
       for (let run = 0; run < config.runs; run++) {
         ctx.log(` run ${run + 1}/${config.runs}`);
         for (const side of sides) {
@@ -75,7 +75,7 @@ export async function cancel(ctx: Ctx): Promise<void> {
   ];
   for (const [scenario, names, n] of groups) {
     ctx.log(`${scenario}: ${fmt(n)} cancels per run`);
-    await withSides(ctx, names, async (sides) => {
+    await withPooledSides(ctx, names, async (sides) => {
       for (let run = 0; run < config.runs; run++) {
         ctx.log(` run ${run + 1}/${config.runs}`);
         for (const side of sides) {

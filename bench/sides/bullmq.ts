@@ -8,7 +8,7 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import type { BenchEvent } from '../lib/data.js';
 import { permutation, randomIndexes, runLanes } from '../lib/stats.js';
-import { IDLE_DELAY_MS, StormRecorder, eventsFor, waitUntil, withStormInstant } from './common.js';
+import { IDLE_DELAY_MS, gcIfExposed, StormRecorder, eventsFor, waitUntil, withStormInstant } from './common.js';
 import type { Side, SideFactory } from './types.js';
 
 interface JobData {
@@ -111,6 +111,11 @@ export const createBullmqSide: SideFactory = async (settings) => {
     async fill(n) {
       const added = await addAll(newQueue(), eventsFor(n, 'fill'), () => ({ delay: IDLE_DELAY_MS }));
       return { added: added.length };
+    },
+    async release() {
+      jobs = [];
+      for (const queue of queues.splice(0)) await queue.close();
+      gcIfExposed();
     },
     async close() {
       jobs = [];

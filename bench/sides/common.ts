@@ -24,6 +24,11 @@ export function fullGc(): void {
  */
 export const keepAlive: { events: unknown } = { events: undefined };
 
+/** Collects garbage when the process has `--expose-gc` (after a side drops its events). */
+export function gcIfExposed(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
 /** Events for a run, labelled so runs never share IDs or users. */
 export function eventsFor(n: number, label: string): BenchEvent[] {
   return makeEvents(n, label);

@@ -20,6 +20,7 @@ import {
   StormRecorder,
   eventsFor,
   fullGc,
+  gcIfExposed,
   keepAlive,
   withStormInstant,
   waitUntil,
@@ -251,6 +252,11 @@ export function createOursSide(mode: OursMode): SideFactory {
         await scheduler!.start();
         await scheduleAll(eventsFor(n, 'fill'));
         return { added: n };
+      },
+      async release() {
+        await reset();
+        for (const client of clients.splice(0)) client.disconnect();
+        gcIfExposed();
       },
       async close() {
         await reset();

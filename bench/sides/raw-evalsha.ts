@@ -57,6 +57,9 @@ export const createRawEvalshaSide: SideFactory = async (settings) => {
       });
       return { ops, elapsedMs, failed: 0 };
     },
+    async release() {
+      events = [];
+    },
     async close() {
       client.disconnect();
     },

@@ -14,6 +14,7 @@ import {
   StormRecorder,
   eventsFor,
   fullGc,
+  gcIfExposed,
   keepAlive,
   withStormInstant,
   waitUntil,
@@ -188,6 +189,11 @@ export const createSetTimeoutSide: SideFactory = async (settings) => {
       keepAlive.events = undefined;
       if (registry.byId.size !== n) throw new Error(`expected ${n} timers, have ${registry.byId.size}`);
       return { events: n, heapBytes: after - before, heapBytesPerEvent: (after - before) / n };
+    },
+    async release() {
+      registry.clear();
+      handles = [];
+      gcIfExposed();
     },
     async close() {
       registry.clear();

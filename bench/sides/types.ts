@@ -64,6 +64,8 @@ export interface Side {
   memory?(n: number): Promise<MemoryResult>;
   /** Adds `n` outstanding events (for the parent's Redis `used_memory` measurement). */
   fill?(n: number): Promise<{ readonly added: number }>;
+  /** Drops every event the side holds (the process is reused by the next scenario). */
+  release(): Promise<void>;
   /** Releases everything. */
   close(): Promise<void>;
 }
