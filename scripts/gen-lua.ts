@@ -41,7 +41,7 @@ function camelCase(kebab: string): string {
 }
 
 /** Builds the generated module's text. */
-export function generate(): string {
+function generate(): string {
   const files = readdirSync(luaDir)
     .filter((f) => f.endsWith('.lua'))
     .sort();
