@@ -33,7 +33,7 @@ export const createBullmqSide: SideFactory = async (settings) => {
   let queueCounter = 0;
 
   const newQueue = (): Queue => {
-    const queue = new Queue(`bench${++queueCounter}`, { connection });
+    const queue = new Queue(`bench${process.pid}x${++queueCounter}`, { connection });
     queues.push(queue);
     return queue;
   };

@@ -84,7 +84,7 @@ export function createOursSide(mode: OursMode): SideFactory {
     const newStore = (): DelayedEventStore => {
       if (mode.store === 'memory') return createMemoryStore();
       runCounter++;
-      return createRedisStore({ client: newClient(), keyPrefix: `bench${runCounter}` });
+      return createRedisStore({ client: newClient(), keyPrefix: `bench${process.pid}x${runCounter}` });
     };
 
     const newLimiter = (): RateLimiter => {

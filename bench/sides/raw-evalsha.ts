@@ -22,8 +22,9 @@ export const createRawEvalshaSide: SideFactory = async (settings) => {
   if (settings.redisUrl === undefined) throw new Error('raw EVALSHA side without a Redis URL');
   const client = new Redis(settings.redisUrl, { maxRetriesPerRequest: 20 }) as RawClient;
   client.defineCommand('rawRestart', { numberOfKeys: 2, lua: RESTART_LUA });
-  const dueKey = '{rawbench}:due';
-  const evKey = (id: string): string => `{rawbench}:ev:${id}`;
+  const tag = `{rawbench${process.pid}}`;
+  const dueKey = `${tag}:due`;
+  const evKey = (id: string): string => `${tag}:ev:${id}`;
   let events: BenchEvent[] = [];
 
   const side: Side = {
