@@ -1,7 +1,7 @@
 --[[
   Cancels the pending state events of one (room, type, state key), keeping those owned by
   keepUserId. Claimed events are being sent and are left alone. When nothing is pending for the key
-  this is one ZRANGE on a missing key.
+  (the usual case for a state change) this reads a missing key and the head of the due index.
 
   KEYS[1] events hash
   KEYS[2] due index
