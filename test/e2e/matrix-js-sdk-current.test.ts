@@ -1,11 +1,13 @@
 /**
- * The current matrix-js-sdk (43, Node >= 22), run by the `node@22` devDependency's binary against the
+ * The current matrix-js-sdk (43, Node >= 22), run by the Node 22 of test/e2e/current-sdk (its own small
+ * package, installed by the root `prepare` script, so the root's `node_modules/.bin/node` stays the system Node) against the
  * example homeserver: its `_unstable_*ScheduledDelayedEvent` methods try the subpath form
  * `POST /unstable/org.matrix.msc4140/delayed_events/{id}/{action}` first (falling back to the body form
  * only on a JSON `M_UNRECOGNIZED`), and its deprecated `_unstable_updateDelayedEvent` sends the body form
  * without a token first, repeating it with one after 401 `M_MISSING_TOKEN`.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,13 +15,17 @@ import { startServer, UNSTABLE } from './helpers.js';
 import type { RunningServer } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const NODE22 = `${ROOT}node_modules/node/bin/node`;
-const SCRIPT = fileURLToPath(new URL('./fixtures/current-sdk-client.mjs', import.meta.url));
+const SDK_DIR = fileURLToPath(new URL('./current-sdk/', import.meta.url));
+const NODE22 = `${SDK_DIR}node_modules/node/bin/node`;
+const SCRIPT = `${SDK_DIR}client.mjs`;
 
 let server: RunningServer;
 const requests: { method: string; path: string; auth: boolean; body: string; status?: number }[] = [];
 
 beforeAll(async () => {
+  if (!existsSync(NODE22)) {
+    throw new Error(`Node 22 for the current matrix-js-sdk is missing: run \`npm ci --prefix test/e2e/current-sdk\` (the root \`npm ci\` does it through its prepare script).`);
+  }
   server = await startServer({ rateLimits: { manage: { points: 50, durationMs: 5_000 } } });
   server.listening.server.on('request', (req: IncomingMessage, res: { on(event: 'finish', cb: () => void): void; statusCode: number }) => {
     const seen: (typeof requests)[number] = { method: req.method ?? '', path: (req.url ?? '').split('?')[0] ?? '', auth: req.headers.authorization !== undefined, body: '' };
