@@ -195,6 +195,47 @@ describe('scripts', () => {
     expect(() => mapScriptStatus(42, 'addDelayedEvent')).toThrow(/unknown status 42/);
   });
 
+  it('batches concurrent restarts into few script calls, each with its own result', async () => {
+    const store = open(freshPrefix());
+    const events = Array.from({ length: 300 }, (_, i) => event({ delayMs: 1000 + i, userId: `@u${i % 7}:example.org` }));
+    for (const e of events) await store.add(e, addOptions());
+    const before = Number((await client.info('commandstats')).match(/cmdstat_evalsha:calls=(\d+)/)?.[1] ?? 0);
+    const now = clock.now() + 50;
+    const results = await Promise.all(
+      events.map((e, i) =>
+        i % 3 === 0
+          ? store.restart(e.delayId, e.userId, now)
+          : i % 3 === 1
+            ? store.restart(e.delayId, '@someone-else:example.org', now)
+            : store.restart(`missing-${i}`, e.userId, now),
+      ),
+    );
+    const after = Number((await client.info('commandstats')).match(/cmdstat_evalsha:calls=(\d+)/)?.[1] ?? 0);
+    results.forEach((result, i) => {
+      if (i % 3 === 0) expect(result).toEqual({ ok: true, sendAtMs: now + events[i]!.delayMs, nextDueAtMs: expect.any(Number) });
+      else expect(result).toEqual({ ok: false, reason: 'not_found' });
+    });
+    // Other test files share this Redis, so only a loose bound: far fewer calls than restarts.
+    expect(after - before).toBeLessThan(100);
+    const restarted = await store.get(events[0]!.delayId);
+    expect(restarted).toMatchObject({ sendAtMs: now + 1000, runningSinceMs: now });
+  });
+
+  it('applies a batch of concurrent adds in order: one transaction key, one event', async () => {
+    const store = open(freshPrefix());
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => store.add(event({ txnKey: `same-${i % 2}` }), addOptions())),
+    );
+    const byTxn = [new Set<string>(), new Set<string>()];
+    results.forEach((result, i) => {
+      expect(result.ok).toBe(true);
+      if (result.ok) byTxn[i % 2]!.add(result.delayId);
+    });
+    expect(byTxn.map((ids) => ids.size)).toEqual([1, 1]);
+    expect(results.filter((r) => r.ok && !r.duplicate)).toHaveLength(2);
+    expect(await store.listForUser('@alice:example.org', { limit: 50 })).toHaveLength(2);
+  });
+
   it('expires transaction keys by the caller clock, not by Redis time', async () => {
     const store = open(freshPrefix());
     const e = event({ txnKey: 'k1' });

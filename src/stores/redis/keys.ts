@@ -3,10 +3,11 @@
  * `<prefix>:{<hashTag>}:<kind>[:<id>]`, so all keys of one deployment share a hash tag and live in one
  * Redis Cluster slot.
  *
- * Lua builds two kinds of keys itself, from data it reads inside the script (the owner of an event
- * being finalised, the state key of an event being cancelled): `includes/keys.lua` mirrors
- * {@link userKeyFromBase} and {@link stateKeyFromBase}, always starting from the `base` key that the
- * script receives in `KEYS`. The integration tests check both sides agree.
+ * Lua builds the per-event keys itself, from data it reads inside the script (the owner of an event
+ * being finalised, the state key of an event being cancelled) or from the items of a batch:
+ * `includes/keys.lua` mirrors {@link userKeyFromBase}, {@link stateKeyFromBase} and
+ * {@link txnKeyFromBase}, always starting from the `base` key that the script receives in `KEYS`.
+ * The integration tests check both sides agree.
  *
  * @internal
  * @packageDocumentation
@@ -66,6 +67,11 @@ export function userKeyFromBase(base: string, userId: string): string {
   return `${base}${KIND.user}:${userId}`;
 }
 
+/** `<base>t:<txnKey>`; mirrored by `txnKey()` in `lua/includes/keys.lua`. @internal */
+export function txnKeyFromBase(base: string, txnKey: string): string {
+  return `${base}${KIND.txn}:${txnKey}`;
+}
+
 /**
  * `<base>s:<first 16 hex digits of SHA-1("<roomBytes>:<room><typeBytes>:<type><stateKey>")>`. Byte
  * lengths (UTF-8) make the triple unambiguous; hashing keeps the key short (MatrixRTC state keys are
@@ -95,6 +101,6 @@ export function redisKeys(prefix: string, hashTag: string): RedisKeys {
     wakeChannel: `${base}wake`,
     user: (userId) => userKeyFromBase(base, userId),
     state: (roomId, type, stateKey) => stateKeyFromBase(base, roomId, type, stateKey),
-    txn: (txnKey) => `${base}${KIND.txn}:${txnKey}`,
+    txn: (txnKey) => txnKeyFromBase(base, txnKey),
   };
 }

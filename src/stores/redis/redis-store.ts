@@ -15,6 +15,7 @@ import type {
 } from '../store.js';
 import { checkKeyPart, redisKeys, type RedisKeys } from './keys.js';
 import { RedisConnection, type RedisClient } from './redis-connection.js';
+import { MicroBatcher } from './micro-batcher.js';
 import { mapScriptStatus } from './script-status.js';
 import { WakeSubscriber } from './wake-subscriber.js';
 
@@ -104,36 +105,53 @@ function optionalNumber(value: unknown): number | undefined {
 
 const notFound = { ok: false, reason: 'not_found' } as const;
 
+/** One queued restart. */
+interface RestartItem {
+  readonly delayId: DelayId;
+  readonly userId: string;
+  readonly nowMs: number;
+}
+
+/** One queued add. */
+interface AddItem {
+  readonly event: NewDelayedEvent;
+  readonly options: AddOptions;
+}
+
+/** Most operations sent in one script call (keeps each call short for Redis). */
+const MAX_BATCH = 128;
+
 class RedisDelayedEventStore implements RedisStore {
   readonly capabilities: StoreCapabilities = Object.freeze({ sharedAcrossProcesses: true });
   private readonly redis: RedisConnection;
   private readonly keys: RedisKeys;
   private readonly wake: WakeSubscriber;
+  private readonly restarts: MicroBatcher<RestartItem, MutationResult<{ readonly sendAtMs: number }>>;
+  private readonly adds: MicroBatcher<AddItem, AddResult>;
 
   constructor(client: RedisClient, keys: RedisKeys, timeoutMs: number, logger: Logger) {
     this.redis = new RedisConnection(client, timeoutMs);
     this.keys = keys;
     this.wake = new WakeSubscriber(client, keys.wakeChannel, logger, () => this.nextDueAtMs());
+    this.restarts = new MicroBatcher((items) => this.restartBatch(items), MAX_BATCH);
+    this.adds = new MicroBatcher((items) => this.addBatch(items), MAX_BATCH);
   }
 
-  async add(event: NewDelayedEvent, options: AddOptions): Promise<AddResult> {
+  add(event: NewDelayedEvent, options: AddOptions): Promise<AddResult> {
+    return this.adds.submit({ event, options });
+  }
+
+  /** Adds arriving in the same event-loop turn go to Redis as one script call, applied in order. */
+  private async addBatch(items: readonly AddItem[]): Promise<AddResult[]> {
     const k = this.keys;
-    const flags = `${event.deviceId === undefined ? '' : 'd'}${event.stateKey === undefined ? '' : 'k'}${event.txnKey === undefined ? '' : 't'}`;
-    const reply = (await this.redis.script(
-      'addDelayedEvent',
-      [
-        k.events,
-        k.due,
-        k.user(event.userId),
-        event.txnKey === undefined ? `${k.base}t:` : k.txn(event.txnKey),
-        event.stateKey === undefined ? `${k.base}s:` : k.state(event.roomId, event.type, event.stateKey),
-      ],
-      [
+    const args: (string | number)[] = [k.wakeChannel];
+    for (const { event, options } of items) {
+      const flags = `${event.deviceId === undefined ? '' : 'd'}${event.stateKey === undefined ? '' : 'k'}${event.txnKey === undefined ? '' : 't'}`;
+      args.push(
         event.delayId,
         options.nowMs,
         options.maxPerUser,
         options.txnTtlMs,
-        k.wakeChannel,
         event.userId,
         event.deviceId ?? '',
         event.roomId,
@@ -142,13 +160,17 @@ class RedisDelayedEventStore implements RedisStore {
         event.contentJson,
         event.delayMs,
         flags,
-      ],
-    )) as Reply;
-    const outcome = mapScriptStatus(reply[0], 'addDelayedEvent');
-    if (outcome === 'max_outstanding') {
-      return { ok: false, reason: 'max_outstanding', userNextSendAtMs: optionalNumber(reply[2]) };
+        event.txnKey ?? '',
+      );
     }
-    return { ok: true, delayId: String(reply[1]), duplicate: outcome === 'duplicate', nextDueAtMs: optionalNumber(reply[2]) };
+    const reply = (await this.redis.script('addDelayedEvents', [k.events, k.due, k.base], args)) as Reply;
+    return items.map((_, i): AddResult => {
+      const outcome = mapScriptStatus(reply[3 * i], 'addDelayedEvents');
+      if (outcome === 'max_outstanding') {
+        return { ok: false, reason: 'max_outstanding', userNextSendAtMs: optionalNumber(reply[3 * i + 2]) };
+      }
+      return { ok: true, delayId: String(reply[3 * i + 1]), duplicate: outcome === 'duplicate', nextDueAtMs: optionalNumber(reply[3 * i + 2]) };
+    });
   }
 
   async findTxn(txnKey: string, nowMs: number): Promise<DelayId | undefined> {
@@ -171,11 +193,20 @@ class RedisDelayedEventStore implements RedisStore {
     return reply.map(decodeEvent);
   }
 
-  async restart(delayId: DelayId, userId: string, nowMs: number): Promise<MutationResult<{ readonly sendAtMs: number }>> {
+  restart(delayId: DelayId, userId: string, nowMs: number): Promise<MutationResult<{ readonly sendAtMs: number }>> {
+    return this.restarts.submit({ delayId, userId, nowMs });
+  }
+
+  /** Heartbeats arriving in the same event-loop turn go to Redis as one script call. */
+  private async restartBatch(items: readonly RestartItem[]): Promise<MutationResult<{ readonly sendAtMs: number }>[]> {
     const k = this.keys;
-    const reply = (await this.redis.script('restartDelayedEvent', [k.events, k.due], [delayId, userId, nowMs, k.wakeChannel])) as Reply;
-    if (mapScriptStatus(reply[0], 'restartDelayedEvent') !== 'ok') return notFound;
-    return { ok: true, nextDueAtMs: optionalNumber(reply[1]), sendAtMs: Number(reply[2]) };
+    const args: (string | number)[] = [k.wakeChannel];
+    for (const item of items) args.push(item.delayId, item.userId, item.nowMs);
+    const reply = (await this.redis.script('restartDelayedEvents', [k.events, k.due], args)) as Reply;
+    return items.map((_, i) => {
+      if (mapScriptStatus(reply[3 * i], 'restartDelayedEvents') !== 'ok') return notFound;
+      return { ok: true, nextDueAtMs: optionalNumber(reply[3 * i + 1]), sendAtMs: Number(reply[3 * i + 2]) };
+    });
   }
 
   async cancel(delayId: DelayId, userId: string, _nowMs: number): Promise<MutationResult<{ readonly event: StoredDelayedEvent }>> {
@@ -257,8 +288,9 @@ class RedisDelayedEventStore implements RedisStore {
  * worker, and a crashed worker's claims fall due again for the others.
  *
  * @remarks
- * Every atomic operation is one Lua script, called by `EVALSHA`. All keys carry one hash tag, so the
- * store also runs on Redis Cluster. Memory: see `docs/guide/operations.md` for the measured bytes per
+ * Every atomic operation is one Lua script, called by `EVALSHA`; concurrent `restart` and `add` calls
+ * are sent as one script call per batch (each item still atomic; a lone call is not delayed). All
+ * keys carry one hash tag, so the store also runs on Redis Cluster. Memory: see `docs/guide/operations.md` for the measured bytes per
  * outstanding event.
  *
  * @example

@@ -1,0 +1,28 @@
+--[[
+  Restarts pending events' delays: for each, sendAtMs = nowMs + delayMs (so runningSinceMs = nowMs).
+  This is the heartbeat of MatrixRTC clients, so each restart does as little as possible, and the
+  store sends the heartbeats that arrive in the same event-loop turn as one batch. Each restart is
+  independent: one that fails its checks does not affect the others.
+
+  KEYS[1] events hash
+  KEYS[2] due index
+
+  ARGV[1]       wake channel
+  ARGV[2 + 3i]  delayId    } one triple per restart, i = 0, 1, ...
+  ARGV[3 + 3i]  userId     }   (the requester; must own the event)
+  ARGV[4 + 3i]  nowMs      }
+
+  Returns a flat list, three entries per restart, in order:
+    OK, nextDueAtMs, sendAtMs
+    NOT_FOUND | NOT_OWNER | CLAIMED, nil, nil
+]]
+-- @include includes/restart-one.lua
+
+local out = {}
+for i = 2, #ARGV, 3 do
+  local result = restartOne(KEYS[1], KEYS[2], ARGV[1], ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]))
+  out[#out + 1] = result[1]
+  out[#out + 1] = result[2]
+  out[#out + 1] = result[3]
+end
+return out
