@@ -49,6 +49,8 @@ function shell(command: string): string {
 }
 
 async function main(): Promise<void> {
+  // Ctrl-C / kill: exit normally so exit handlers stop the private redis-server.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
   const argv = process.argv.slice(2);
   const config = parseArgs(argv);
   const started = performance.now();

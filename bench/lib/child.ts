@@ -4,6 +4,7 @@
  * (HTTP servers under load) or several processes (the fleet).
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** A running child with a typed message channel. */
@@ -22,8 +23,15 @@ export class Child<Out = unknown> {
   constructor(file: string, args: readonly string[] = [], execArgv: readonly string[] = []) {
     const path = fileURLToPath(new URL(`../${file}`, import.meta.url));
     this.process = fork(path, [...args], {
+      // The node binary of this process can vanish under a concurrent `npm install` (the project has
+      // a `node` devDependency); fall back to the one on PATH rather than fail the whole run.
+      execPath: existsSync(process.execPath) ? process.execPath : 'node',
       execArgv: ['--import', 'tsx', ...execArgv],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.process.on('error', (error) => {
+      this.failure = new Error(`bench child ${file} failed: ${error.message}`);
+      for (const waiter of this.waiters.splice(0)) waiter(undefined as Out);
     });
     this.process.on('message', (message) => {
       const waiter = this.waiters.shift();

@@ -63,6 +63,11 @@ export async function startRedisServer(): Promise<RedisServer> {
     );
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.once('error', () => {});
+    // Never leave the server behind, even when the benchmark dies.
+    const killOnExit = (): void => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    };
+    process.once('exit', killOnExit);
     try {
       const version = await waitReady(port, child, Date.now() + 10_000);
       const clients: Redis[] = [];
@@ -84,6 +89,7 @@ export async function startRedisServer(): Promise<RedisServer> {
           for (const client of clients) client.disconnect();
           if (child.exitCode === null) child.kill('SIGTERM');
           await exited;
+          process.off('exit', killOnExit);
           rmSync(dir, { recursive: true, force: true });
         },
       };
