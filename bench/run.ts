@@ -68,6 +68,12 @@ async function main(): Promise<void> {
     async flush() {
       await admin.flushall();
     },
+    async redisCpuSeconds() {
+      const info = await admin.info('cpu');
+      const user = Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1] ?? Number.NaN);
+      const sys = Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1] ?? Number.NaN);
+      return user + sys;
+    },
     async usedMemory() {
       const info = await admin.info('memory');
       return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? Number.NaN);

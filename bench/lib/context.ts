@@ -15,6 +15,8 @@ export interface Ctx {
   flush(): Promise<void>;
   /** Redis `used_memory`, bytes. */
   usedMemory(): Promise<number>;
+  /** CPU seconds the redis-server process has used so far (user + system). */
+  redisCpuSeconds(): Promise<number>;
 }
 
 /**

@@ -9,6 +9,18 @@ import type { Timed } from '../sides/types.js';
 import type { SideName } from '../sides/index.js';
 import { fmt } from '../lib/stats.js';
 
+/** Runs one timed call; for Redis scenarios also measures redis-server CPU per operation. */
+async function timed(ctx: Ctx, scenario: string, side: SideProcess, metric: string, call: () => Promise<Timed>): Promise<void> {
+  const redis = scenario.endsWith('-redis');
+  const cpuBefore = redis ? await ctx.redisCpuSeconds() : 0;
+  const result = await call();
+  const cpuUs = redis ? ((await ctx.redisCpuSeconds()) - cpuBefore) * 1e6 : 0;
+  record(ctx, scenario, side, metric, result);
+  if (redis) {
+    ctx.results.record(scenario, side.label, 'Redis CPU per op', cpuUs / result.ops, { unit: 'µs', better: 'lower', ours: side.ours });
+  }
+}
+
 function record(ctx: Ctx, scenario: string, side: SideProcess, metric: string, timed: Timed): void {
   const rate = (timed.ops / timed.elapsedMs) * 1000;
   ctx.results.record(scenario, side.label, metric, rate, { unit: `${metric}`, better: 'higher', ours: side.ours });
@@ -37,7 +49,7 @@ export async function heartbeat(ctx: Ctx): Promise<void> {
       }
       for (let run = 0; run < config.runs; run++) {
         ctx.log(` run ${run + 1}/${config.runs}`);
-        for (const side of sides) record(ctx, scenario, side, 'restarts/s', await side.call('heartbeat', ops, 1000 + run));
+        for (const side of sides) await timed(ctx, scenario, side, 'restarts/s', () => side.call('heartbeat', ops, 1000 + run));
       }
     });
     await ctx.flush();
@@ -58,7 +70,7 @@ export async function schedule(ctx: Ctx): Promise<void> {
         ctx.log(` run ${run + 1}/${config.runs}`);
         for (const side of sides) {
           await ctx.flush();
-          record(ctx, scenario, side, 'schedules/s', await side.call('schedule', n, run));
+          await timed(ctx, scenario, side, 'schedules/s', () => side.call('schedule', n, run));
         }
       }
     });
@@ -81,7 +93,7 @@ export async function cancel(ctx: Ctx): Promise<void> {
         for (const side of sides) {
           await ctx.flush();
           await side.call('cancelSetup', n, run);
-          record(ctx, scenario, side, 'cancels/s', await side.call('cancel', 2000 + run));
+          await timed(ctx, scenario, side, 'cancels/s', () => side.call('cancel', 2000 + run));
         }
       }
     });
