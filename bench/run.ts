@@ -9,11 +9,11 @@ import { execSync } from 'node:child_process';
 import { readFileSync, mkdtempSync } from 'node:fs';
 import { cpus, totalmem, tmpdir, type as osType, release } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs, SCENARIOS } from './lib/config.js';
+import { parseArgs, SCENARIOS, type BenchConfig } from './lib/config.js';
 import { SidePool, type Ctx } from './lib/context.js';
 import { startRedisServer } from './lib/redis-server.js';
 import { writeReport, type Environment } from './lib/report.js';
-import { Results } from './lib/results.js';
+import { Results, type Row } from './lib/results.js';
 import { evaluateTargets } from './lib/targets.js';
 import { SCENARIO_DOCS } from './scenarios/docs.js';
 import { fleet } from './scenarios/fleet.js';
@@ -48,11 +48,32 @@ function shell(command: string): string {
   }
 }
 
+/** Writes the report again from an earlier run's results.json (e.g. after editing bench/NOTES.md). */
+function rerender(file: string): void {
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as {
+    env: Environment;
+    config: BenchConfig;
+    rows: Row[];
+    remarks?: Array<[string, string[]]>;
+  };
+  const results = new Results();
+  results.rows.push(...saved.rows);
+  for (const [scenario, list] of saved.remarks ?? []) results.remarks.set(scenario, list);
+  const targets = evaluateTargets(results, saved.config.fleetWorkers);
+  const out = saved.config.out || 'docs/benchmarks.md';
+  writeReport({ results, targets, docs: SCENARIO_DOCS, env: saved.env, config: saved.config, out, notesFile: 'bench/NOTES.md' });
+  console.log(`re-rendered ${out} from ${file} (measured ${saved.env.date})`);
+}
+
 async function main(): Promise<void> {
   // Ctrl-C / kill: exit normally so exit handlers stop the private redis-server.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
   const argv = process.argv.slice(2);
   const config = parseArgs(argv);
+  if (config.render) {
+    rerender(config.render);
+    return;
+  }
   const started = performance.now();
   const log = (message: string): void => console.log(`[bench ${((performance.now() - started) / 1000).toFixed(1).padStart(6)}s] ${message}`);
   const redis = await startRedisServer();

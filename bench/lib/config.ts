@@ -49,11 +49,13 @@ export interface BenchConfig {
   out: string;
   /** Write the report (false: print the summary only). */
   write: boolean;
+  /** Re-render the report from a results.json of an earlier run instead of measuring. */
+  render: string;
 }
 
 export const SCENARIOS = ['heartbeat', 'schedule', 'cancel', 'storm', 'memory', 'http', 'fleet'] as const;
 
-const FULL: Omit<BenchConfig, 'quick' | 'only' | 'out' | 'write'> = {
+const FULL: Omit<BenchConfig, 'quick' | 'only' | 'out' | 'write' | 'render'> = {
   runs: 3,
   inFlight: 64,
   heartbeatRedisN: 100_000,
@@ -76,7 +78,7 @@ const FULL: Omit<BenchConfig, 'quick' | 'only' | 'out' | 'write'> = {
   fleetWindowMs: 1000,
 };
 
-const QUICK: Omit<BenchConfig, 'quick' | 'only' | 'out' | 'write'> = {
+const QUICK: Omit<BenchConfig, 'quick' | 'only' | 'out' | 'write' | 'render'> = {
   runs: 1,
   inFlight: 64,
   heartbeatRedisN: 2_000,
@@ -112,6 +114,7 @@ export function parseArgs(argv: readonly string[]): BenchConfig {
     only: [],
     out: quick ? '' : 'docs/benchmarks.md',
     write: true,
+    render: '',
   };
   const numeric = new Map(Object.keys(FULL).map((key) => [kebab(key), key as keyof typeof FULL]));
   for (const arg of argv) {
@@ -119,6 +122,7 @@ export function parseArgs(argv: readonly string[]): BenchConfig {
     if (arg === '--help' || arg === '-h') {
       console.log(
         `Usage: npm run bench -- [--quick] [--only=${SCENARIOS.join(',')}] [--out=FILE.md] [--no-write]\n` +
+          `       npm run bench -- --render=docs/benchmarks/results.json   (re-render the report, measuring nothing)\n` +
           `  sizes: ${[...numeric.keys()].map((k) => `--${k}=N`).join(' ')}`,
       );
       process.exit(0);
@@ -137,6 +141,8 @@ export function parseArgs(argv: readonly string[]): BenchConfig {
       }
     } else if (name === 'out') {
       config.out = value;
+    } else if (name === 'render') {
+      config.render = value;
     } else {
       const key = numeric.get(name);
       const n = Number(value);

@@ -189,6 +189,9 @@ export function writeReport(options: {
   }
   const markdown = `${parts.join('\n').trimEnd()}\n`;
   writeFileSync(out, markdown);
-  writeFileSync(join(chartDir, 'results.json'), `${JSON.stringify({ env, config, targets, rows: results.rows }, null, 2)}\n`);
+  writeFileSync(
+    join(chartDir, 'results.json'),
+    `${JSON.stringify({ env, config, targets, rows: results.rows, remarks: [...results.remarks] }, null, 2)}\n`,
+  );
   return markdown;
 }
