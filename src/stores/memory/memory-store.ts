@@ -13,16 +13,26 @@ import type {
 import type { DelayId } from '../../core/types.js';
 import { DueIndex, type DueNode, type Lane } from './due-index.js';
 
-/** One event as the memory store keeps it: the record, its claim and its place in the due index. */
+/** A claim on an event being sent: its token, and the send time the event had when claimed. */
+interface Claim {
+  readonly token: string;
+  readonly sendAtMs: number;
+}
+
+/**
+ * One event as the memory store keeps it: the record, its claim and its place in the due index.
+ * Fields are few on purpose (a million of these must stay small): `sendAtMs` is the due time of a
+ * pending event or kept in its claim, `runningSinceMs` is `sendAtMs - delayMs`, and retry counts live
+ * in a side map because almost every event has none.
+ */
 class Entry implements DueNode {
-  dueAtMs = 0;
+  dueAtMs: number;
   lane: Lane | undefined = undefined;
   prev: DueNode | undefined = undefined;
   next: DueNode | undefined = undefined;
-  // runningSinceMs is always sendAtMs - delayMs, so it is derived rather than stored.
-  sendAtMs: number;
-  attempts = 0;
-  claimToken: string | undefined = undefined;
+  claim: Claim | undefined = undefined;
+  userPrev: Entry | undefined = undefined;
+  userNext: Entry | undefined = undefined;
   readonly delayId: DelayId;
   readonly userId: string;
   readonly deviceId: string | undefined;
@@ -41,10 +51,14 @@ class Entry implements DueNode {
     this.stateKey = event.stateKey;
     this.contentJson = event.contentJson;
     this.delayMs = event.delayMs;
-    this.sendAtMs = nowMs + event.delayMs;
+    this.dueAtMs = nowMs + event.delayMs;
   }
 
-  snapshot(): StoredDelayedEvent {
+  get sendAtMs(): number {
+    return this.claim === undefined ? this.dueAtMs : this.claim.sendAtMs;
+  }
+
+  snapshot(attempts: number): StoredDelayedEvent {
     return {
       delayId: this.delayId,
       userId: this.userId,
@@ -56,12 +70,8 @@ class Entry implements DueNode {
       delayMs: this.delayMs,
       runningSinceMs: this.sendAtMs - this.delayMs,
       sendAtMs: this.sendAtMs,
-      attempts: this.attempts,
+      attempts,
     };
-  }
-
-  claimed(): ClaimedDelayedEvent {
-    return { ...this.snapshot(), claimToken: this.claimToken as string, leaseUntilMs: this.dueAtMs };
   }
 }
 
@@ -69,27 +79,22 @@ class Entry implements DueNode {
  * Entries grouped by a key. Most groups hold one entry (a MatrixRTC state key belongs to one device),
  * so a lone entry is stored as itself and a Set is made only for the second.
  */
-class GroupIndex {
-  private readonly groups = new Map<string, Entry | Set<Entry>>();
+class GroupIndex<K> {
+  private readonly groups = new Map<K, Entry | Set<Entry>>();
 
-  count(key: string): number {
-    const group = this.groups.get(key);
-    return group === undefined ? 0 : group instanceof Set ? group.size : 1;
-  }
-
-  members(key: string): Iterable<Entry> {
+  members(key: K): Iterable<Entry> {
     const group = this.groups.get(key);
     return group === undefined ? [] : group instanceof Set ? group : [group];
   }
 
-  add(key: string, entry: Entry): void {
+  add(key: K, entry: Entry): void {
     const group = this.groups.get(key);
     if (group === undefined) this.groups.set(key, entry);
     else if (group instanceof Set) group.add(entry);
     else this.groups.set(key, new Set([group, entry]));
   }
 
-  remove(key: string, entry: Entry): void {
+  remove(key: K, entry: Entry): void {
     const group = this.groups.get(key);
     if (group === entry) this.groups.delete(key);
     else if (group instanceof Set) {
@@ -99,14 +104,37 @@ class GroupIndex {
   }
 }
 
+/** One user's events, as an intrusive list threaded through the entries (no per-event Set slot). */
+interface UserEvents {
+  head: Entry | undefined;
+  count: number;
+}
+
+function* userMembers(group: UserEvents | undefined): Generator<Entry> {
+  for (let entry = group?.head; entry !== undefined; entry = entry.userNext) yield entry;
+}
+
+/**
+ * A 32-bit FNV-1a hash of (room, type, state key). Keying the state index by this number instead of a
+ * concatenated string saves about a hundred bytes per delayed state event; members are compared
+ * field by field, so collisions cost nothing but a skipped entry.
+ */
+function stateHash(roomId: string, type: string, stateKey: string): number {
+  let hash = 0x811c9dc5;
+  const mix = (text: string): void => {
+    for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+    hash = Math.imul(hash ^ 0xffff, 0x01000193);
+  };
+  mix(roomId);
+  mix(type);
+  mix(stateKey);
+  return hash | 0;
+}
+
 interface TxnRecord {
   readonly key: string;
   readonly delayId: DelayId;
   readonly expiresAtMs: number;
-}
-
-function stateIndexKey(roomId: string, type: string, stateKey: string): string {
-  return `${roomId}\u0000${type}\u0000${stateKey}`;
 }
 
 function compareListOrder(a: Entry, b: Entry): number {
@@ -129,10 +157,11 @@ function isAfter(entry: Entry, cursor: ListCursor): boolean {
 class MemoryStore implements DelayedEventStore {
   readonly capabilities = { sharedAcrossProcesses: false } as const;
   private readonly byId = new Map<DelayId, Entry>();
-  private readonly byUser = new GroupIndex();
-  private readonly byStateKey = new GroupIndex();
+  private readonly byUser = new Map<string, UserEvents>();
+  private readonly byStateKey = new GroupIndex<number>();
   private readonly due = new DueIndex();
   private readonly txns = new Map<string, TxnRecord>();
+  private readonly retries = new Map<Entry, number>();
   // Every transaction record lives for the same TTL, so insertion order is expiry order.
   private txnQueue: TxnRecord[] = [];
   private txnQueueHead = 0;
@@ -145,19 +174,26 @@ class MemoryStore implements DelayedEventStore {
         return { ok: true, delayId: existing.delayId, duplicate: true, nextDueAtMs: this.due.peek()?.dueAtMs };
       }
     }
-    if (this.byUser.count(event.userId) >= options.maxPerUser) {
-      return { ok: false, reason: 'max_outstanding', userNextSendAtMs: this.earliestSendAt(this.byUser.members(event.userId)) };
+    const owned = this.byUser.get(event.userId);
+    if ((owned?.count ?? 0) >= options.maxPerUser) {
+      return { ok: false, reason: 'max_outstanding', userNextSendAtMs: this.earliestSendAt(userMembers(owned)) };
     }
     const entry = new Entry(event, options.nowMs);
     this.byId.set(entry.delayId, entry);
-    this.byUser.add(entry.userId, entry);
-    if (entry.stateKey !== undefined) this.byStateKey.add(stateIndexKey(entry.roomId, entry.type, entry.stateKey), entry);
+    if (owned === undefined) this.byUser.set(entry.userId, { head: entry, count: 1 });
+    else {
+      entry.userNext = owned.head;
+      if (owned.head) owned.head.userPrev = entry;
+      owned.head = entry;
+      owned.count++;
+    }
+    if (entry.stateKey !== undefined) this.byStateKey.add(stateHash(entry.roomId, entry.type, entry.stateKey), entry);
     if (event.txnKey !== undefined) {
       const record = { key: event.txnKey, delayId: entry.delayId, expiresAtMs: options.nowMs + options.txnTtlMs };
       this.txns.set(record.key, record);
       this.txnQueue.push(record);
     }
-    this.due.insert(entry, entry.sendAtMs, options.nowMs);
+    this.due.insert(entry, entry.dueAtMs, options.nowMs);
     return { ok: true, delayId: entry.delayId, duplicate: false, nextDueAtMs: this.due.peek()?.dueAtMs };
   }
 
@@ -167,41 +203,42 @@ class MemoryStore implements DelayedEventStore {
   }
 
   async get(delayId: DelayId): Promise<StoredDelayedEvent | undefined> {
-    return this.byId.get(delayId)?.snapshot();
+    const entry = this.byId.get(delayId);
+    return entry === undefined ? undefined : this.snapshot(entry);
   }
 
   async listForUser(userId: string, options: { after?: ListCursor | undefined; limit: number }): Promise<StoredDelayedEvent[]> {
     if (options.limit <= 0) return [];
     const after = options.after;
     const pending: Entry[] = [];
-    for (const entry of this.byUser.members(userId)) {
-      if (entry.claimToken === undefined && (after === undefined || isAfter(entry, after))) pending.push(entry);
+    for (const entry of userMembers(this.byUser.get(userId))) {
+      if (entry.claim === undefined && (after === undefined || isAfter(entry, after))) pending.push(entry);
     }
     pending.sort(compareListOrder);
-    return pending.slice(0, options.limit).map((entry) => entry.snapshot());
+    return pending.slice(0, options.limit).map((entry) => this.snapshot(entry));
   }
 
   async restart(delayId: DelayId, userId: string, nowMs: number): Promise<MutationResult<{ sendAtMs: number }>> {
     const entry = this.pendingOwnedBy(delayId, userId);
     if (entry === undefined) return { ok: false, reason: 'not_found' };
     this.due.remove(entry);
-    entry.sendAtMs = nowMs + entry.delayMs;
-    this.due.insert(entry, entry.sendAtMs, nowMs);
+    this.due.insert(entry, nowMs + entry.delayMs, nowMs);
     return { ok: true, sendAtMs: entry.sendAtMs, nextDueAtMs: this.due.peek()?.dueAtMs };
   }
 
   async cancel(delayId: DelayId, userId: string): Promise<MutationResult<{ event: StoredDelayedEvent }>> {
     const entry = this.pendingOwnedBy(delayId, userId);
     if (entry === undefined) return { ok: false, reason: 'not_found' };
+    const event = this.snapshot(entry);
     this.delete(entry);
-    return { ok: true, event: entry.snapshot(), nextDueAtMs: this.due.peek()?.dueAtMs };
+    return { ok: true, event, nextDueAtMs: this.due.peek()?.dueAtMs };
   }
 
   async claim(delayId: DelayId, userId: string, options: ClaimOptions): Promise<MutationResult<{ event: ClaimedDelayedEvent }>> {
     const entry = this.pendingOwnedBy(delayId, userId);
     if (entry === undefined) return { ok: false, reason: 'not_found' };
     this.claimEntry(entry, options);
-    return { ok: true, event: entry.claimed(), nextDueAtMs: this.due.peek()?.dueAtMs };
+    return { ok: true, event: this.claimed(entry), nextDueAtMs: this.due.peek()?.dueAtMs };
   }
 
   async claimDue(options: ClaimOptions & { max: number }): Promise<ClaimedDelayedEvent[]> {
@@ -210,7 +247,7 @@ class MemoryStore implements DelayedEventStore {
       const head = this.due.peek() as Entry | undefined;
       if (head === undefined || head.dueAtMs > options.nowMs) break;
       this.claimEntry(head, options);
-      claimed.push(head.claimed());
+      claimed.push(this.claimed(head));
     }
     return claimed;
   }
@@ -221,28 +258,29 @@ class MemoryStore implements DelayedEventStore {
     options: { sendAtMs: number; attempts: number; nowMs: number },
   ): Promise<MutationResult> {
     const entry = this.byId.get(delayId);
-    if (entry === undefined || entry.claimToken !== claimToken) return { ok: false, reason: 'not_found' };
+    if (entry === undefined || entry.claim?.token !== claimToken) return { ok: false, reason: 'not_found' };
     this.due.remove(entry);
-    entry.claimToken = undefined;
-    entry.attempts = options.attempts;
-    entry.sendAtMs = options.sendAtMs;
-    this.due.insert(entry, entry.sendAtMs, options.nowMs);
+    entry.claim = undefined;
+    if (options.attempts > 0) this.retries.set(entry, options.attempts);
+    else this.retries.delete(entry);
+    this.due.insert(entry, options.sendAtMs, options.nowMs);
     return { ok: true, nextDueAtMs: this.due.peek()?.dueAtMs };
   }
 
   async finalise(delayId: DelayId, claimToken: string): Promise<MutationResult> {
     const entry = this.byId.get(delayId);
-    if (entry === undefined || entry.claimToken !== claimToken) return { ok: false, reason: 'not_found' };
+    if (entry === undefined || entry.claim?.token !== claimToken) return { ok: false, reason: 'not_found' };
     this.delete(entry);
     return { ok: true, nextDueAtMs: this.due.peek()?.dueAtMs };
   }
 
   async cancelByStateKey(filter: StateKeyFilter): Promise<{ cancelled: StoredDelayedEvent[]; nextDueAtMs: number | undefined }> {
     const cancelled: StoredDelayedEvent[] = [];
-    for (const entry of [...this.byStateKey.members(stateIndexKey(filter.roomId, filter.type, filter.stateKey))]) {
-      if (entry.claimToken !== undefined || entry.userId === filter.keepUserId) continue;
+    for (const entry of [...this.byStateKey.members(stateHash(filter.roomId, filter.type, filter.stateKey))]) {
+      if (entry.claim !== undefined || entry.userId === filter.keepUserId) continue;
+      if (entry.stateKey !== filter.stateKey || entry.type !== filter.type || entry.roomId !== filter.roomId) continue;
+      cancelled.push(this.snapshot(entry));
       this.delete(entry);
-      cancelled.push(entry.snapshot());
     }
     return { cancelled, nextDueAtMs: this.due.peek()?.dueAtMs };
   }
@@ -253,13 +291,22 @@ class MemoryStore implements DelayedEventStore {
 
   private pendingOwnedBy(delayId: DelayId, userId: string): Entry | undefined {
     const entry = this.byId.get(delayId);
-    return entry !== undefined && entry.userId === userId && entry.claimToken === undefined ? entry : undefined;
+    return entry !== undefined && entry.userId === userId && entry.claim === undefined ? entry : undefined;
   }
 
   private claimEntry(entry: Entry, options: ClaimOptions): void {
     this.due.remove(entry);
-    entry.claimToken = options.claimToken;
+    entry.claim = { token: options.claimToken, sendAtMs: entry.sendAtMs };
     this.due.insert(entry, options.nowMs + options.leaseMs, options.nowMs);
+  }
+
+  private snapshot(entry: Entry): StoredDelayedEvent {
+    return entry.snapshot(this.retries.get(entry) ?? 0);
+  }
+
+  private claimed(entry: Entry): ClaimedDelayedEvent {
+    const claim = entry.claim as Claim;
+    return { ...this.snapshot(entry), claimToken: claim.token, leaseUntilMs: entry.dueAtMs };
   }
 
   private earliestSendAt(entries: Iterable<Entry>): number | undefined {
@@ -270,9 +317,17 @@ class MemoryStore implements DelayedEventStore {
 
   private delete(entry: Entry): void {
     this.due.remove(entry);
+    this.retries.delete(entry);
     this.byId.delete(entry.delayId);
-    this.byUser.remove(entry.userId, entry);
-    if (entry.stateKey !== undefined) this.byStateKey.remove(stateIndexKey(entry.roomId, entry.type, entry.stateKey), entry);
+    const owned = this.byUser.get(entry.userId);
+    if (owned !== undefined) {
+      if (entry.userPrev) entry.userPrev.userNext = entry.userNext;
+      else owned.head = entry.userNext;
+      if (entry.userNext) entry.userNext.userPrev = entry.userPrev;
+      entry.userPrev = entry.userNext = undefined;
+      if (--owned.count === 0) this.byUser.delete(entry.userId);
+    }
+    if (entry.stateKey !== undefined) this.byStateKey.remove(stateHash(entry.roomId, entry.type, entry.stateKey), entry);
   }
 
   private expireTxns(nowMs: number): void {
