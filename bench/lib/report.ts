@@ -55,9 +55,38 @@ function metricHeader(rows: readonly Row[], metric: string): string {
   return unit && unit !== metric ? `${metric} (${unit})` : metric;
 }
 
+/**
+ * Two sides: one row per metric (medians of both, the ratio, every run), which stays readable with
+ * many metrics.
+ */
+function pairTable(results: Results, doc: ScenarioDoc, sides: string[]): string {
+  const rows = results.of(doc.key);
+  const [a, b] = sides[0] === doc.baseline ? [sides[1]!, sides[0]!] : [sides[0]!, sides[1]!];
+  const bold = (side: string): string => (rows.find((r) => r.side === side)?.ours ? `**${side}**` : side);
+  const header = ['Metric (median)', bold(a), bold(b), 'ratio', `runs: ${a}`, `runs: ${b}`];
+  const body = metricsOf(rows).map((metric) => {
+    const ra = rows.find((r) => r.side === a && r.metric === metric);
+    const rb = rows.find((r) => r.side === b && r.metric === metric);
+    const ma = ra ? median(ra.values) : undefined;
+    const mb = rb ? median(rb.values) : undefined;
+    const notes = [...(ra?.notes ?? []), ...(rb?.notes ?? [])];
+    return [
+      metricHeader(rows, metric) + (notes.length ? ` ⚠︎ ${notes.join('; ')}` : ''),
+      ma === undefined ? '–' : fmt(ma),
+      mb === undefined ? '–' : fmt(mb),
+      ma === undefined || mb === undefined || mb === 0 ? '–' : fmtRatio(ma / mb),
+      ra ? ra.values.map((v) => fmt(v)).join(' / ') : '–',
+      rb ? rb.values.map((v) => fmt(v)).join(' / ') : '–',
+    ];
+  });
+  return table(header, body);
+}
+
 /** Markdown table of one scenario: medians, ratio to the baseline per metric, every run's value. */
 function scenarioTable(results: Results, doc: ScenarioDoc): string {
   const rows = results.of(doc.key);
+  const sides = sidesOf(rows);
+  if (sides.length === 2 && sides.includes(doc.baseline)) return pairTable(results, doc, sides);
   const metrics = metricsOf(rows);
   const header = ['Side', ...metrics.flatMap((m) => [`${metricHeader(rows, m)}, median`, 'vs baseline']), 'runs (first metric)'];
   const body = sidesOf(rows).map((side) => {

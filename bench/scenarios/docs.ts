@@ -86,8 +86,11 @@ export const SCENARIO_DOCS: ScenarioDoc[] = [
     key: 'memory-heap',
     title: '5a. Memory: heap bytes per outstanding event',
     description:
-      'V8 `heapUsed` growth per outstanding event after a full GC (`global.gc()`, child process with `--expose-gc`), a fresh ' +
-      'process per run. Both sides hold the same data per event (IDs, room, type, state key, ~200-byte serialised ' +
+      'V8 `heapUsed` growth per outstanding event after a full GC (`global.gc()`), each side in a fresh child process ' +
+      'with `--expose-gc`, first warmed up by delivering a 2,000-event storm (as a running host has; a cold process ' +
+      'measured the `setTimeout` baseline up to ~5% larger at 1,000,000), then measured once per run after releasing ' +
+      'the previous run. The input events are made before the first reading and kept alive past the second, so only ' +
+      'what the side retains counts. Both sides hold the same data per event (IDs, room, type, state key, ~200-byte serialised ' +
       'content, delay, running-since); ours is scheduled through `DelayedEventScheduler.schedule()` on the memory store.',
     baseline: SIDES.settimeout.label,
     chartMetrics: ['heap bytes/event'],

@@ -29,6 +29,14 @@ export function gcIfExposed(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
 
+let cachedMemoryEvents: BenchEvent[] = [];
+
+/** The memory scenario's input events, made once per process and reused by every run. */
+export function memoryEvents(n: number): BenchEvent[] {
+  if (cachedMemoryEvents.length !== n) cachedMemoryEvents = makeEvents(n, 'mem');
+  return cachedMemoryEvents;
+}
+
 /** Events for a run, labelled so runs never share IDs or users. */
 export function eventsFor(n: number, label: string): BenchEvent[] {
   return makeEvents(n, label);

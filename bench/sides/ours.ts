@@ -22,6 +22,7 @@ import {
   fullGc,
   gcIfExposed,
   keepAlive,
+  memoryEvents,
   withStormInstant,
   waitUntil,
 } from './common.js';
@@ -235,7 +236,7 @@ export function createOursSide(mode: OursMode): SideFactory {
       },
       async memory(n) {
         await reset();
-        const evs = eventsFor(n, 'mem');
+        const evs = memoryEvents(n);
         keepAlive.events = evs;
         fullGc();
         const before = process.memoryUsage().heapUsed;

@@ -16,6 +16,7 @@ import {
   fullGc,
   gcIfExposed,
   keepAlive,
+  memoryEvents,
   withStormInstant,
   waitUntil,
 } from './common.js';
@@ -178,7 +179,7 @@ export const createSetTimeoutSide: SideFactory = async (settings) => {
     async memory(n) {
       registry.clear();
       handles = [];
-      const events = eventsFor(n, 'mem');
+      const events = memoryEvents(n);
       keepAlive.events = events;
       fullGc();
       const before = process.memoryUsage().heapUsed;
