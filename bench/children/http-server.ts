@@ -17,7 +17,7 @@ import { runLanes } from '../lib/stats.js';
 import { limiterOff } from '../sides/ours.js';
 import { CAP_PER_USER, IDLE_DELAY_MS } from '../sides/common.js';
 
-export type HttpKind = 'express-ours' | 'node-ours' | 'express-bare' | 'node-bare';
+export type HttpKind = 'express-ours' | 'node-ours' | 'express-bare' | 'node-bare' | 'node-bare-body';
 
 /** One restart target: who restarts what. */
 export interface HttpTarget {
@@ -90,6 +90,16 @@ async function main(): Promise<void> {
         res.json({});
       });
       handler = app;
+    } else if (kind === 'node-bare-body') {
+      // Reference: the bare server, plus reading (not parsing) the request body.
+      handler = (req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (chunk: Buffer) => chunks.push(chunk));
+        req.on('end', () => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end('{}');
+        });
+      };
     } else {
       handler = (_req, res) => {
         res.writeHead(200, { 'content-type': 'application/json' });

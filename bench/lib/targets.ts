@@ -37,6 +37,7 @@ export const HTTP_SIDES = {
   expressBare: 'bare Express 5 route (ceiling)',
   nodeOurs: 'ours: node:http adapter (toNodeHandler)',
   nodeBare: 'bare node:http server (ceiling)',
+  nodeBareBody: 'bare node:http server reading the body (reference)',
 } as const;
 
 const RATIO_TARGETS: RatioTarget[] = [

@@ -122,7 +122,8 @@ export const SCENARIO_DOCS: ScenarioDoc[] = [
     title: '6b. HTTP restart, node:http',
     description:
       'As 6a, through `toNodeHandler(...)` in a plain `node:http` server vs a bare `node:http` server answering `{}` without ' +
-      'doing any work.',
+      'doing any work. The reference row is the same bare server reading (not parsing) the request body first, which ' +
+      'any real restart handler has to do.',
     baseline: HTTP_SIDES.nodeBare,
     chartMetrics: ['requests/s'],
   },

@@ -14,6 +14,7 @@ const SERVERS: Array<{ kind: HttpKind; scenario: string; label: string; ours: bo
   { kind: 'express-bare', scenario: 'http-express', label: HTTP_SIDES.expressBare, ours: false },
   { kind: 'node-ours', scenario: 'http-node', label: HTTP_SIDES.nodeOurs, ours: true },
   { kind: 'node-bare', scenario: 'http-node', label: HTTP_SIDES.nodeBare, ours: false },
+  { kind: 'node-bare-body', scenario: 'http-node', label: HTTP_SIDES.nodeBareBody, ours: false },
 ];
 
 const BODY = JSON.stringify({ action: 'restart' });
