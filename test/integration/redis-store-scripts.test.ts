@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/testing/index.js';
 import { createRedisStore, type RedisStore } from '../../src/stores/redis/index.js';
-import { redisKeys, stateKeyFromBase, userKeyFromBase } from '../../src/stores/redis/keys.js';
+import { redisKeys, stateSlotFromBase, userKeyFromBase } from '../../src/stores/redis/keys.js';
 import { luaScripts } from '../../src/stores/redis/lua/scripts.generated.js';
 import { mapScriptStatus } from '../../src/stores/redis/script-status.js';
 import type { NewDelayedEvent } from '../../src/stores/store.js';
@@ -63,6 +63,8 @@ describe('keys', () => {
     expect(found).toEqual(
       [keys.events, keys.due, keys.user(e.userId), keys.state(e.roomId, e.type, e.stateKey!), keys.txn('txn-1')].sort(),
     );
+    const slot = stateSlotFromBase(keys.base, e.roomId, e.type, e.stateKey!);
+    expect(await client.hget(slot.key, slot.field)).toBe(`${e.delayId.length}:${e.delayId}`);
 
     // Finalise builds the user and state keys in Lua from the stored record: they must vanish.
     const [claimed] = await store.claimDue({ ...claim('w1'), nowMs: clock.now() + 1000, max: 10 });
@@ -71,9 +73,11 @@ describe('keys', () => {
     expect(await keysByPrefix(client, `${prefix}:`)).toEqual([keys.txn('txn-1')]);
   });
 
-  it('builds short, unambiguous state keys from UTF-8 byte lengths', () => {
-    expect(stateKeyFromBase('p:{t}:', '!r', 'ab', 'c')).not.toBe(stateKeyFromBase('p:{t}:', '!r', 'a', 'bc'));
-    expect(stateKeyFromBase('p:{t}:', '!ü', 't', '')).toMatch(/^p:\{t\}:s:[0-9a-f]{16}$/);
+  it('builds short, unambiguous state-index slots from UTF-8 byte lengths', () => {
+    expect(stateSlotFromBase('p:{t}:', '!r', 'ab', 'c')).not.toEqual(stateSlotFromBase('p:{t}:', '!r', 'a', 'bc'));
+    const slot = stateSlotFromBase('p:{t}:', '!ü', 't', '');
+    expect(slot.key).toMatch(/^p:\{t\}:s:[0-9a-f]{1,3}$/);
+    expect(slot.field).toMatch(/^[0-9a-f]{12}$/);
     expect(userKeyFromBase('p:{t}:', '@a:b')).toBe('p:{t}:u:@a:b');
   });
 
@@ -85,8 +89,9 @@ describe('keys', () => {
     const other = event({ stateKey: 'b', type: 'm.call.member', userId: '@bob:example.org' });
     await store.add(mine, addOptions());
     await store.add(other, addOptions());
-    // Simulate a collision: the other triple's event listed under this triple's key.
-    await client.zadd(keys.state(mine.roomId, mine.type, 'a'), 0, other.delayId);
+    // Simulate a collision: the other triple's event listed under this triple's slot.
+    const slot = stateSlotFromBase(keys.base, mine.roomId, mine.type, 'a');
+    await client.hset(slot.key, slot.field, `${mine.delayId.length}:${mine.delayId}${other.delayId.length}:${other.delayId}`);
     const result = await store.cancelByStateKey({ roomId: mine.roomId, type: 'm.call.member', stateKey: 'a', keepUserId: undefined, nowMs: clock.now() });
     expect(result.cancelled.map((c) => c.delayId)).toEqual([mine.delayId]);
     expect(await store.get(other.delayId)).toBeDefined();
@@ -158,6 +163,60 @@ describe('byte-exact content', () => {
     await store.add(b, addOptions());
     expect(await store.get(a.delayId)).toMatchObject({ deviceId: undefined, stateKey: '' });
     expect(await store.get(b.delayId)).toMatchObject({ deviceId: '', stateKey: undefined });
+  });
+
+  it('round-trips state keys that repeat the user and device ID (stored as a template)', async () => {
+    const prefix = freshPrefix();
+    const store = open(prefix);
+    const userId = '@alice:example.org';
+    const cases: Array<{ stateKey: string; deviceId: string | undefined; userId?: string }> = [
+      { stateKey: `_${userId}_PHONE_m.call`, deviceId: 'PHONE' },
+      { stateKey: userId, deviceId: 'PHONE' },
+      { stateKey: `${userId}${userId}_PHONE_PHONE`, deviceId: 'PHONE' },
+      { stateKey: `_${userId}_PHONE`, deviceId: undefined },
+      { stateKey: `_${userId}_`, deviceId: '' },
+      { stateKey: `PHONE_${userId}`, deviceId: 'PHONE' },
+      { stateKey: `_${userId}_\u0001\u0002`, deviceId: 'PHONE' },
+      { stateKey: `_${userId}_P\u0001`, deviceId: 'P\u0001' },
+      { stateKey: `_@b\u0002:x_PHONE`, deviceId: 'PHONE', userId: '@b\u0002:x' },
+      { stateKey: '_@bob:example.org_PHONE', deviceId: 'PHONE' },
+      { stateKey: `_${userId}_📞`, deviceId: '📞' },
+    ];
+    const added = [];
+    for (const c of cases) {
+      const e = event({ stateKey: c.stateKey, deviceId: c.deviceId, userId: c.userId ?? userId, type: 'org.matrix.msc3401.call.member' });
+      await store.add(e, addOptions());
+      added.push(e);
+    }
+    for (const e of added) {
+      expect(await store.get(e.delayId)).toMatchObject({ stateKey: e.stateKey, deviceId: e.deviceId, userId: e.userId });
+    }
+    const raw = await client.hget(redisKeys(prefix, prefix).events, added[0]!.delayId);
+    expect(raw).not.toContain(added[0]!.stateKey!);
+    for (const e of added) {
+      const { cancelled } = await store.cancelByStateKey({ roomId: e.roomId, type: e.type, stateKey: e.stateKey!, keepUserId: undefined, nowMs: clock.now() });
+      expect(cancelled.map((c) => [c.delayId, c.stateKey])).toEqual([[e.delayId, e.stateKey]]);
+    }
+    expect(await keysByPrefix(client, `${prefix}:`)).toEqual([]);
+  });
+
+  it('keeps several pending events of one state key in one state-index field', async () => {
+    const prefix = freshPrefix();
+    const store = open(prefix);
+    const keys = redisKeys(prefix, prefix);
+    const a = event({ stateKey: 'k', type: 'm.call.member' });
+    const b = event({ stateKey: 'k', type: 'm.call.member', userId: '@bob:example.org' });
+    const c = event({ stateKey: 'k', type: 'm.call.member', userId: '@carol:example.org' });
+    for (const e of [a, b, c]) await store.add(e, addOptions());
+    const slot = stateSlotFromBase(keys.base, a.roomId, a.type, 'k');
+    expect(await client.hget(slot.key, slot.field)).toBe(`9:${a.delayId}9:${b.delayId}9:${c.delayId}`);
+    await store.cancel(b.delayId, b.userId, clock.now());
+    expect(await client.hget(slot.key, slot.field)).toBe(`9:${a.delayId}9:${c.delayId}`);
+    const { cancelled } = await store.cancelByStateKey({ roomId: a.roomId, type: a.type, stateKey: 'k', keepUserId: c.userId, nowMs: clock.now() });
+    expect(cancelled.map((e) => e.delayId)).toEqual([a.delayId]);
+    expect(await client.hget(slot.key, slot.field)).toBe(`9:${c.delayId}`);
+    await store.cancel(c.delayId, c.userId, clock.now());
+    expect(await client.exists(slot.key)).toBe(0);
   });
 });
 

@@ -5,7 +5,7 @@
  *
  * Lua builds the per-event keys itself, from data it reads inside the script (the owner of an event
  * being finalised, the state key of an event being cancelled) or from the items of a batch:
- * `includes/keys.lua` mirrors {@link userKeyFromBase}, {@link stateKeyFromBase} and
+ * `includes/keys.lua` mirrors {@link userKeyFromBase}, {@link stateSlotFromBase} and
  * {@link txnKeyFromBase}, always starting from the `base` key that the script receives in `KEYS`.
  * The integration tests check both sides agree.
  *
@@ -23,7 +23,7 @@ const KIND = {
   due: 'due',
   /** ZSET per user: outstanding delayIds (score 0: membership and count for the cap). */
   user: 'u',
-  /** ZSET per (room, type, state key), by hash: delayIds of its state events (score 0). */
+  /** HASH per state-index bucket: short hash of (room, type, state key) → packed delayIds. */
   state: 's',
   /** STRING per transaction key: `<expiresAtMs>:<delayId>`. */
   txn: 't',
@@ -41,7 +41,7 @@ export interface RedisKeys {
   readonly wakeChannel: string;
   /** Per-user outstanding index. */
   user(userId: string): string;
-  /** Pending state events of one (room, type, state key). */
+  /** The state-index bucket holding one (room, type, state key). */
   state(roomId: string, type: string, stateKey: string): string;
   /** Transaction record. */
   txn(txnKey: string): string;
@@ -72,17 +72,24 @@ export function txnKeyFromBase(base: string, txnKey: string): string {
   return `${base}${KIND.txn}:${txnKey}`;
 }
 
+/** Buckets of the state index; mirrored by `STATE_BUCKETS` in `lua/includes/keys.lua`. @internal */
+export const STATE_BUCKETS = 1024;
+
 /**
- * `<base>s:<first 16 hex digits of SHA-1("<roomBytes>:<room><typeBytes>:<type><stateKey>")>`. Byte
- * lengths (UTF-8) make the triple unambiguous; hashing keeps the key short (MatrixRTC state keys are
- * long, and there is one such key per pending state event). Scripts compare the stored room, type
- * and state key before acting, so a hash collision cannot cancel the wrong event. Mirrored by
- * `stateKey()` in `lua/includes/keys.lua`.
+ * Where the state index lists the pending events of one (room, type, state key): field `field` of
+ * the bucket hash `key` = `<base>s:<bucket in hex>`. From `h` = SHA-1 (hex) of
+ * `"<roomBytes>:<room><typeBytes>:<type><stateKey>"` (UTF-8 byte lengths make the triple
+ * unambiguous): bucket = first 3 hex digits mod {@link STATE_BUCKETS}, field = the next 12. One
+ * small hash per bucket instead of one key per triple saves a Redis key (~100 bytes) per pending
+ * state event; buckets stay listpack-encoded (compact) up to `hash-max-listpack-entries` triples
+ * each. Scripts compare the stored room, type and state key before acting, so a hash collision
+ * cannot cancel the wrong event. Mirrored by `stateSlot()` in `lua/includes/keys.lua`.
  * @internal
  */
-export function stateKeyFromBase(base: string, roomId: string, type: string, stateKey: string): string {
+export function stateSlotFromBase(base: string, roomId: string, type: string, stateKey: string): { readonly key: string; readonly field: string } {
   const triple = `${Buffer.byteLength(roomId)}:${roomId}${Buffer.byteLength(type)}:${type}${stateKey}`;
-  return `${base}${KIND.state}:${createHash('sha1').update(triple, 'utf8').digest('hex').slice(0, 16)}`;
+  const h = createHash('sha1').update(triple, 'utf8').digest('hex');
+  return { key: `${base}${KIND.state}:${(parseInt(h.slice(0, 3), 16) % STATE_BUCKETS).toString(16)}`, field: h.slice(3, 15) };
 }
 
 /**
@@ -100,7 +107,7 @@ export function redisKeys(prefix: string, hashTag: string): RedisKeys {
     due: `${base}${KIND.due}`,
     wakeChannel: `${base}wake`,
     user: (userId) => userKeyFromBase(base, userId),
-    state: (roomId, type, stateKey) => stateKeyFromBase(base, roomId, type, stateKey),
+    state: (roomId, type, stateKey) => stateSlotFromBase(base, roomId, type, stateKey).key,
     txn: (txnKey) => txnKeyFromBase(base, txnKey),
   };
 }

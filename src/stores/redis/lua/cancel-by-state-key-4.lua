@@ -5,7 +5,7 @@
 
   KEYS[1] events hash
   KEYS[2] due index
-  KEYS[3] state index <prefix>:{<tag>}:s:<hash of the triple> (see stateKey in includes/keys.lua)
+  KEYS[3] state index bucket <prefix>:{<tag>}:s:<bucket> of the triple (see stateSlot in includes/keys.lua)
   KEYS[4] base        <prefix>:{<tag>}:
 
   ARGV[1] keepUserId ("" with ARGV[2] = "0" to cancel every owner's)
@@ -20,7 +20,8 @@
 -- @include includes/due.lua
 -- @include includes/remove-event.lua
 
-local ids = redis.call('ZRANGE', KEYS[3], 0, -1)
+local _, field = stateSlot(KEYS[4], ARGV[3], ARGV[4], ARGV[5])
+local ids = stateIndexIds(KEYS[3], field)
 if #ids == 0 then return { nextDueAt(KEYS[2]) } end
 
 local keep = ARGV[2] == '1' and ARGV[1] or nil
@@ -29,7 +30,8 @@ for i = 1, #ids do
   local id = ids[i]
   local packed = redis.call('HGET', KEYS[1], id)
   if not packed then
-    redis.call('ZREM', KEYS[3], id)
+    -- An index entry without a record: drop it.
+    stateIndexRemove(KEYS[4], { r = ARGV[3], t = ARGV[4], k = ARGV[5] }, id)
   else
     local e = decodeEvent(packed)
     local sameTriple = e.r == ARGV[3] and e.t == ARGV[4] and e.k == ARGV[5]

@@ -2,6 +2,7 @@
 -- @include includes/codec.lua
 -- @include includes/due.lua
 -- @include includes/keys.lua
+-- @include includes/state-index.lua
 
 -- Transaction records outlive their logical expiry a little on the server, so that expiry is decided
 -- by nowMs (the caller's clock) and not by Redis's clock.
@@ -51,7 +52,7 @@ local function addOne(eventsKey, dueKey, base, channel, batch, a)
   redis.call('HSET', eventsKey, id, encodeEvent(e))
   redis.call('ZADD', dueKey, sendAt, id)
   redis.call('ZADD', ownerKey, 0, id)
-  if e.k then redis.call('ZADD', stateKey(base, e.r, e.t, e.k), 0, id) end
+  if e.k then stateIndexAdd(base, e, id) end
   if txn then
     redis.call('SET', txn, string.format('%.0f:', now + a.txnTtlMs) .. id, 'PX', a.txnTtlMs + TXN_GRACE_MS)
   end

@@ -4,6 +4,10 @@
 -- Numbers are decimal; claimedSendAtMs is empty while the event is pending. Each string field is
 -- <byteLength>:<bytes>, or "~" when absent; an absent claimToken means the event is pending. The
 -- content is the rest of the string, byte-exact.
+-- A state key that contains the owner's user ID (MatrixRTC's `_<userId>_<deviceId>_m.call`) is
+-- stored as <byteLength>;<template> instead: the first occurrence of the user ID replaced by byte 1
+-- and then the first occurrence of the device ID by byte 2, so those are not stored twice. Only
+-- used when none of the three strings holds byte 1 or 2, so the template is unambiguous.
 -- A pending event's send time is not in the record but is its score in the due index, so a restart
 -- (the MatrixRTC heartbeat) moves one score and never rewrites the record. A claim moves the due
 -- score to the lease end and keeps the send time in the record (claimedSendAtMs).
@@ -15,11 +19,38 @@ local function encodeString(value)
   return string.format('%d:', #value) .. value
 end
 
+-- Replaces the first plain occurrence of `part` in `s` by `marker` (nil when there is none).
+local function replaceOnce(s, part, marker)
+  local from, to = string.find(s, part, 1, true)
+  if not from then return nil end
+  return string.sub(s, 1, from - 1) .. marker .. string.sub(s, to + 1)
+end
+
+local MARKERS = '[\1\2]'
+
+local function encodeStateKey(k, u, d)
+  if k and u ~= '' and not string.find(k, MARKERS) and not string.find(u, MARKERS) then
+    local template = replaceOnce(k, u, '\1')
+    if template then
+      if d and d ~= '' and not string.find(d, MARKERS) then template = replaceOnce(template, d, '\2') or template end
+      return string.format('%d;', #template) .. template
+    end
+  end
+  return encodeString(k)
+end
+
+local function expandStateKey(template, u, d)
+  local k = template
+  if d then k = replaceOnce(k, '\2', d) or k end
+  return replaceOnce(k, '\1', u) or k
+end
+
 local function encodeEvent(e)
   local out = { string.format('%.0f,%.0f,', e.l, e.a), e.q and string.format('%.0f,', e.q) or ',' }
-  for i = 1, #STRING_FIELDS do
+  for i = 1, #STRING_FIELDS - 1 do
     out[#out + 1] = encodeString(e[STRING_FIELDS[i]])
   end
+  out[#out + 1] = encodeStateKey(e.k, e.u, e.d)
   out[#out + 1] = e.c
   return table.concat(out)
 end
@@ -34,9 +65,11 @@ local function decodeEvent(packed, fields)
     if string.byte(packed, pos) == 126 then -- '~': absent
       pos = pos + 1
     else
-      local colon = string.find(packed, ':', pos, true)
+      local colon = string.find(packed, '[:;]', pos)
       local length = tonumber(string.sub(packed, pos, colon - 1))
-      e[STRING_FIELDS[i]] = string.sub(packed, colon + 1, colon + length)
+      local value = string.sub(packed, colon + 1, colon + length)
+      if string.byte(packed, colon) == 59 then value = expandStateKey(value, e.u, e.d) end -- ';'
+      e[STRING_FIELDS[i]] = value
       pos = colon + length + 1
     end
   end
