@@ -4,94 +4,101 @@
  * Node's own timers keep one list per duration: everything in a list was armed with the same duration,
  * so a list is ordered by arming time and a refresh is a move to its tail. Delayed events behave the
  * same way: scheduling and restarting put an event at `now + delayMs`, and MatrixRTC heartbeats restart
- * thousands of events that share a handful of delays. So each *lane* holds the entries inserted with
- * one offset (`dueAtMs - nowMs` at insertion), in due order, and a binary min-heap orders the lanes by
- * their head. Restart is an unlink plus an append: O(1), plus O(log lanes) when a lane's head changes.
+ * thousands of events that share a handful of delays. So each *lane* holds the slots inserted with one
+ * offset (`dueAtMs - nowMs` at insertion), in due order (first in, first out among equal times), and a
+ * binary min-heap orders the lanes by their head. Restart is an unlink plus an append: O(1), plus
+ * O(log lanes) when a lane's head changes.
  *
  * @internal
  */
+import { NONE, type EventSlots } from './event-slots.js';
 
-/** What the index needs of an entry; the memory store's records carry these fields. */
-export interface DueNode {
-  /** Due time, Unix ms. */
-  dueAtMs: number;
-  /** @internal */
-  lane: Lane | undefined;
-  /** @internal */
-  prev: DueNode | undefined;
-  /** @internal */
-  next: DueNode | undefined;
-}
-
-/** @internal */
-export interface Lane {
+interface Lane {
+  readonly id: number;
   readonly offsetMs: number;
-  head: DueNode | undefined;
-  tail: DueNode | undefined;
+  head: number;
+  tail: number;
   heapIndex: number;
 }
 
-
 /** @internal */
 export class DueIndex {
-  private readonly lanes = new Map<number, Lane>();
+  private readonly byOffset = new Map<number, Lane>();
+  private readonly lanes: (Lane | undefined)[] = [];
+  private readonly freeLaneIds: number[] = [];
   private readonly heap: Lane[] = [];
 
-  /** The entry due first, if any. */
-  peek(): DueNode | undefined {
-    return this.heap[0]?.head;
+  constructor(private readonly slots: EventSlots) {}
+
+  /** The slot due first, or {@link NONE}. */
+  peek(): number {
+    return this.heap[0]?.head ?? NONE;
   }
 
-  /** Inserts `node` (not currently indexed) due at `dueAtMs`, as seen at `nowMs`. */
-  insert(node: DueNode, dueAtMs: number, nowMs: number): void {
-    node.dueAtMs = dueAtMs;
+  /** Due time of the slot due first, or `undefined`. */
+  peekDueAtMs(): number | undefined {
+    const head = this.peek();
+    return head === NONE ? undefined : this.slots.due[head];
+  }
+
+  /** Inserts `slot` (not currently indexed) due at `dueAtMs`, as seen at `nowMs`. */
+  insert(slot: number, dueAtMs: number, nowMs: number): void {
+    const s = this.slots;
+    s.due[slot] = dueAtMs;
     const offsetMs = dueAtMs - nowMs;
-    let lane = this.lanes.get(offsetMs);
+    let lane = this.byOffset.get(offsetMs);
     if (lane === undefined) {
-      lane = { offsetMs, head: undefined, tail: undefined, heapIndex: this.heap.length };
-      this.lanes.set(offsetMs, lane);
+      const id = this.freeLaneIds.pop() ?? this.lanes.length;
+      lane = { id, offsetMs, head: slot, tail: slot, heapIndex: this.heap.length };
+      this.lanes[id] = lane;
+      this.byOffset.set(offsetMs, lane);
       this.heap.push(lane);
-      node.lane = lane;
-      node.prev = node.next = undefined;
-      lane.head = lane.tail = node;
+      s.lane[slot] = id;
+      s.prev[slot] = s.next[slot] = NONE;
       this.siftUp(lane.heapIndex);
       return;
     }
-    node.lane = lane;
-    // Same offset and a clock that does not go backwards means appending keeps the lane ordered
-    // (equal due times stay first in, first out); walk back only when the clock stepped back.
+    s.lane[slot] = lane.id;
+    // Same offset and a clock that does not go backwards means appending keeps the lane ordered;
+    // walk back only when the clock stepped back.
     let after = lane.tail;
-    while (after !== undefined && dueAtMs < after.dueAtMs) after = after.prev;
-    node.prev = after;
-    if (after === undefined) {
-      node.next = lane.head;
-      if (lane.head) lane.head.prev = node;
-      lane.head = node;
+    while (after !== NONE && dueAtMs < (s.due[after] as number)) after = s.prev[after] as number;
+    s.prev[slot] = after;
+    if (after === NONE) {
+      s.next[slot] = lane.head;
+      s.prev[lane.head] = slot;
+      lane.head = slot;
       this.siftUp(lane.heapIndex);
     } else {
-      node.next = after.next;
-      if (after.next) after.next.prev = node;
-      else lane.tail = node;
-      after.next = node;
+      const following = s.next[after] as number;
+      s.next[slot] = following;
+      if (following !== NONE) s.prev[following] = slot;
+      else lane.tail = slot;
+      s.next[after] = slot;
     }
   }
 
-  /** Unlinks an indexed node. */
-  remove(node: DueNode): void {
-    const lane = node.lane;
+  /** Unlinks an indexed slot. */
+  remove(slot: number): void {
+    const s = this.slots;
+    const lane = this.lanes[s.lane[slot] as number];
     if (lane === undefined) return;
-    const wasHead = lane.head === node;
-    if (node.prev) node.prev.next = node.next;
-    else lane.head = node.next;
-    if (node.next) node.next.prev = node.prev;
-    else lane.tail = node.prev;
-    node.lane = node.prev = node.next = undefined;
-    if (lane.head === undefined) this.removeLane(lane);
+    const before = s.prev[slot] as number;
+    const after = s.next[slot] as number;
+    const wasHead = lane.head === slot;
+    if (before !== NONE) s.next[before] = after;
+    else lane.head = after;
+    if (after !== NONE) s.prev[after] = before;
+    else lane.tail = before;
+    s.lane[slot] = s.prev[slot] = s.next[slot] = NONE;
+    if (lane.head === NONE) this.removeLane(lane);
     else if (wasHead) this.siftDown(lane.heapIndex);
   }
 
   private removeLane(lane: Lane): void {
-    this.lanes.delete(lane.offsetMs);
+    this.byOffset.delete(lane.offsetMs);
+    this.lanes[lane.id] = undefined;
+    this.freeLaneIds.push(lane.id);
     const last = this.heap.pop();
     if (last === undefined || last === lane) return;
     this.heap[lane.heapIndex] = last;
@@ -100,18 +107,18 @@ export class DueIndex {
     this.siftUp(last.heapIndex);
   }
 
-  private laneBefore(a: Lane, b: Lane): boolean {
-    // Lanes in the heap are never empty.
-    return (a.head as DueNode).dueAtMs < (b.head as DueNode).dueAtMs;
+  private headDue(lane: Lane): number {
+    return this.slots.due[lane.head] as number;
   }
 
   private siftUp(index: number): void {
     const heap = this.heap;
     const lane = heap[index] as Lane;
+    const due = this.headDue(lane);
     while (index > 0) {
       const parentIndex = (index - 1) >> 1;
       const parent = heap[parentIndex] as Lane;
-      if (!this.laneBefore(lane, parent)) break;
+      if (due >= this.headDue(parent)) break;
       heap[index] = parent;
       parent.heapIndex = index;
       index = parentIndex;
@@ -124,14 +131,15 @@ export class DueIndex {
     const heap = this.heap;
     const length = heap.length;
     const lane = heap[index] as Lane;
+    const due = this.headDue(lane);
     for (;;) {
       const left = 2 * index + 1;
       if (left >= length) break;
       const right = left + 1;
       let child = left;
-      if (right < length && this.laneBefore(heap[right] as Lane, heap[left] as Lane)) child = right;
+      if (right < length && this.headDue(heap[right] as Lane) < this.headDue(heap[left] as Lane)) child = right;
       const childLane = heap[child] as Lane;
-      if (!this.laneBefore(childLane, lane)) break;
+      if (this.headDue(childLane) >= due) break;
       heap[index] = childLane;
       childLane.heapIndex = index;
       index = child;

@@ -1,134 +1,27 @@
 import type {
   AddOptions,
   AddResult,
+  CancelByStateKeyResult,
   ClaimOptions,
   ClaimedDelayedEvent,
   DelayedEventStore,
+  EventOutcome,
   ListCursor,
   MutationResult,
   NewDelayedEvent,
+  RestartOutcome,
   StateKeyFilter,
   StoredDelayedEvent,
 } from '../store.js';
 import type { DelayId } from '../../core/types.js';
-import { DueIndex, type DueNode, type Lane } from './due-index.js';
+import { DueIndex } from './due-index.js';
+import { EventSlots, NONE } from './event-slots.js';
+import { hashString, SlotHashTable } from './slot-hash-table.js';
 
-/** A claim on an event being sent: its token, and the send time the event had when claimed. */
-interface Claim {
-  readonly token: string;
-  readonly sendAtMs: number;
-}
-
-/**
- * One event as the memory store keeps it: the record, its claim and its place in the due index.
- * Fields are few on purpose (a million of these must stay small): `sendAtMs` is the due time of a
- * pending event or kept in its claim, `runningSinceMs` is `sendAtMs - delayMs`, and retry counts live
- * in a side map because almost every event has none.
- */
-class Entry implements DueNode {
-  dueAtMs: number;
-  lane: Lane | undefined = undefined;
-  prev: DueNode | undefined = undefined;
-  next: DueNode | undefined = undefined;
-  claim: Claim | undefined = undefined;
-  userPrev: Entry | undefined = undefined;
-  userNext: Entry | undefined = undefined;
-  readonly delayId: DelayId;
-  readonly userId: string;
-  readonly deviceId: string | undefined;
-  readonly roomId: string;
-  readonly type: string;
-  readonly stateKey: string | undefined;
-  readonly contentJson: string;
-  readonly delayMs: number;
-
-  constructor(event: NewDelayedEvent, nowMs: number) {
-    this.delayId = event.delayId;
-    this.userId = event.userId;
-    this.deviceId = event.deviceId;
-    this.roomId = event.roomId;
-    this.type = event.type;
-    this.stateKey = event.stateKey;
-    this.contentJson = event.contentJson;
-    this.delayMs = event.delayMs;
-    this.dueAtMs = nowMs + event.delayMs;
-  }
-
-  get sendAtMs(): number {
-    return this.claim === undefined ? this.dueAtMs : this.claim.sendAtMs;
-  }
-
-  snapshot(attempts: number): StoredDelayedEvent {
-    return {
-      delayId: this.delayId,
-      userId: this.userId,
-      deviceId: this.deviceId,
-      roomId: this.roomId,
-      type: this.type,
-      stateKey: this.stateKey,
-      contentJson: this.contentJson,
-      delayMs: this.delayMs,
-      runningSinceMs: this.sendAtMs - this.delayMs,
-      sendAtMs: this.sendAtMs,
-      attempts,
-    };
-  }
-}
-
-/**
- * Entries grouped by a key. Most groups hold one entry (a MatrixRTC state key belongs to one device),
- * so a lone entry is stored as itself and a Set is made only for the second.
- */
-class GroupIndex<K> {
-  private readonly groups = new Map<K, Entry | Set<Entry>>();
-
-  members(key: K): Iterable<Entry> {
-    const group = this.groups.get(key);
-    return group === undefined ? [] : group instanceof Set ? group : [group];
-  }
-
-  add(key: K, entry: Entry): void {
-    const group = this.groups.get(key);
-    if (group === undefined) this.groups.set(key, entry);
-    else if (group instanceof Set) group.add(entry);
-    else this.groups.set(key, new Set([group, entry]));
-  }
-
-  remove(key: K, entry: Entry): void {
-    const group = this.groups.get(key);
-    if (group === entry) this.groups.delete(key);
-    else if (group instanceof Set) {
-      group.delete(entry);
-      if (group.size === 1) this.groups.set(key, group.values().next().value as Entry);
-    }
-  }
-}
-
-/** One user's events, as an intrusive list threaded through the entries (no per-event Set slot). */
+/** One user's events: the head of a list threaded through the slots, and its length (for the cap). */
 interface UserEvents {
-  head: Entry | undefined;
+  head: number;
   count: number;
-}
-
-function* userMembers(group: UserEvents | undefined): Generator<Entry> {
-  for (let entry = group?.head; entry !== undefined; entry = entry.userNext) yield entry;
-}
-
-/**
- * A 32-bit FNV-1a hash of (room, type, state key). Keying the state index by this number instead of a
- * concatenated string saves about a hundred bytes per delayed state event; members are compared
- * field by field, so collisions cost nothing but a skipped entry.
- */
-function stateHash(roomId: string, type: string, stateKey: string): number {
-  let hash = 0x811c9dc5;
-  const mix = (text: string): void => {
-    for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
-    hash = Math.imul(hash ^ 0xffff, 0x01000193);
-  };
-  mix(roomId);
-  mix(type);
-  mix(stateKey);
-  return hash | 0;
 }
 
 interface TxnRecord {
@@ -137,31 +30,45 @@ interface TxnRecord {
   readonly expiresAtMs: number;
 }
 
-function compareListOrder(a: Entry, b: Entry): number {
-  return a.sendAtMs - b.sendAtMs || (a.delayId < b.delayId ? -1 : a.delayId > b.delayId ? 1 : 0);
+/**
+ * A 32-bit FNV-1a hash of (room, type, state key). Keying the state index by this number instead of a
+ * concatenated string saves about a hundred bytes per delayed state event; chain members are compared
+ * field by field, so a collision costs nothing but a skipped slot.
+ */
+function stateHash(roomId: string, type: string, stateKey: string): number {
+  // The separators keep ("ab", "c") and ("a", "bc") apart.
+  return hashString(`${roomId}\u0000${type}\u0000${stateKey}`);
 }
 
-function isAfter(entry: Entry, cursor: ListCursor): boolean {
-  return entry.sendAtMs > cursor.sendAtMs || (entry.sendAtMs === cursor.sendAtMs && entry.delayId > cursor.delayId);
-}
+const NOT_FOUND = { ok: false, reason: 'not_found' } as const;
 
 /**
  * The in-memory {@link DelayedEventStore}: the embedded default, for a single process.
  *
  * @remarks
- * Events live in one due-time index (see the lane design in `due-index.ts`) plus maps by ID, by owner,
- * by (room, type, state key) and by transaction key. Schedule, restart, cancel and claim cost O(1)
- * amortised (O(log lanes) when the earliest event of a lane changes); there are no per-event timers.
- * Nothing survives the process: use the Redis store to keep the schedule across restarts.
+ * Each event is a slot in column storage (`event-slots.ts`), ordered by one due-time index of lanes
+ * (`due-index.ts`), with maps by ID, by owner (a list through the slots) and by (room, type, state key)
+ * hash (a chain through the slots), plus transaction records. Schedule, restart, cancel and claim cost
+ * O(1) amortised (O(log lanes) when the earliest event of a lane changes); there are no per-event
+ * timers and no per-event objects. Nothing survives the process: use the Redis store for that.
  */
 class MemoryStore implements DelayedEventStore {
   readonly capabilities = { sharedAcrossProcesses: false } as const;
-  private readonly byId = new Map<DelayId, Entry>();
+  private readonly slots = new EventSlots();
+  private readonly due = new DueIndex(this.slots);
+  private readonly byId = new SlotHashTable<DelayId>(
+    hashString,
+    (slot) => hashString(this.slots.delayId[slot] as string),
+    (slot, delayId) => this.slots.delayId[slot] === delayId,
+  );
   private readonly byUser = new Map<string, UserEvents>();
-  private readonly byStateKey = new GroupIndex<number>();
-  private readonly due = new DueIndex();
+  /** Head of each (room, type, state key) hash's chain. */
+  private readonly byStateHash = new SlotHashTable<number>(
+    (hash) => hash,
+    (slot) => this.slots.stateHash[slot] as number,
+    (slot, hash) => this.slots.stateHash[slot] === hash,
+  );
   private readonly txns = new Map<string, TxnRecord>();
-  private readonly retries = new Map<Entry, number>();
   // Every transaction record lives for the same TTL, so insertion order is expiry order.
   private txnQueue: TxnRecord[] = [];
   private txnQueueHead = 0;
@@ -170,31 +77,44 @@ class MemoryStore implements DelayedEventStore {
     this.expireTxns(options.nowMs);
     if (event.txnKey !== undefined) {
       const existing = this.txns.get(event.txnKey);
-      if (existing !== undefined) {
-        return { ok: true, delayId: existing.delayId, duplicate: true, nextDueAtMs: this.due.peek()?.dueAtMs };
-      }
+      if (existing !== undefined) return { ok: true, delayId: existing.delayId, duplicate: true, nextDueAtMs: this.due.peekDueAtMs() };
     }
     const owned = this.byUser.get(event.userId);
     if ((owned?.count ?? 0) >= options.maxPerUser) {
-      return { ok: false, reason: 'max_outstanding', userNextSendAtMs: this.earliestSendAt(userMembers(owned)) };
+      return { ok: false, reason: 'max_outstanding', userNextSendAtMs: this.earliestSendAt(owned) };
     }
-    const entry = new Entry(event, options.nowMs);
-    this.byId.set(entry.delayId, entry);
-    if (owned === undefined) this.byUser.set(entry.userId, { head: entry, count: 1 });
-    else {
-      entry.userNext = owned.head;
-      if (owned.head) owned.head.userPrev = entry;
-      owned.head = entry;
+    const s = this.slots;
+    const slot = s.allocate();
+    s.delayId[slot] = event.delayId;
+    s.userId[slot] = event.userId;
+    s.deviceId[slot] = event.deviceId;
+    s.roomId[slot] = event.roomId;
+    s.type[slot] = event.type;
+    s.stateKey[slot] = event.stateKey;
+    s.content[slot] = event.contentJson;
+    s.claim[slot] = undefined;
+    s.delay[slot] = event.delayMs;
+    s.send[slot] = options.nowMs + event.delayMs;
+    s.attempts[slot] = 0;
+    this.byId.set(event.delayId, slot);
+    s.userPrev[slot] = NONE;
+    if (owned === undefined) {
+      s.userNext[slot] = NONE;
+      this.byUser.set(event.userId, { head: slot, count: 1 });
+    } else {
+      s.userNext[slot] = owned.head;
+      s.userPrev[owned.head] = slot;
+      owned.head = slot;
       owned.count++;
     }
-    if (entry.stateKey !== undefined) this.byStateKey.add(stateHash(entry.roomId, entry.type, entry.stateKey), entry);
+    if (event.stateKey !== undefined) this.linkState(slot, stateHash(event.roomId, event.type, event.stateKey));
     if (event.txnKey !== undefined) {
-      const record = { key: event.txnKey, delayId: entry.delayId, expiresAtMs: options.nowMs + options.txnTtlMs };
+      const record = { key: event.txnKey, delayId: event.delayId, expiresAtMs: options.nowMs + options.txnTtlMs };
       this.txns.set(record.key, record);
       this.txnQueue.push(record);
     }
-    this.due.insert(entry, entry.dueAtMs, options.nowMs);
-    return { ok: true, delayId: entry.delayId, duplicate: false, nextDueAtMs: this.due.peek()?.dueAtMs };
+    this.due.insert(slot, s.send[slot] as number, options.nowMs);
+    return { ok: true, delayId: event.delayId, duplicate: false, nextDueAtMs: this.due.peekDueAtMs() };
   }
 
   async findTxn(txnKey: string, nowMs: number): Promise<DelayId | undefined> {
@@ -203,146 +123,198 @@ class MemoryStore implements DelayedEventStore {
   }
 
   async get(delayId: DelayId): Promise<StoredDelayedEvent | undefined> {
-    const entry = this.byId.get(delayId);
-    return entry === undefined ? undefined : this.snapshot(entry);
+    const slot = this.byId.get(delayId);
+    return slot === NONE ? undefined : this.snapshot(slot);
   }
 
   async listForUser(userId: string, options: { after?: ListCursor | undefined; limit: number }): Promise<StoredDelayedEvent[]> {
     if (options.limit <= 0) return [];
+    const s = this.slots;
     const after = options.after;
-    const pending: Entry[] = [];
-    for (const entry of userMembers(this.byUser.get(userId))) {
-      if (entry.claim === undefined && (after === undefined || isAfter(entry, after))) pending.push(entry);
+    const pending: number[] = [];
+    for (let slot = this.byUser.get(userId)?.head ?? NONE; slot !== NONE; slot = s.userNext[slot] as number) {
+      if (s.claim[slot] !== undefined) continue;
+      const sendAtMs = s.send[slot] as number;
+      const id = s.delayId[slot] as string;
+      if (after === undefined || sendAtMs > after.sendAtMs || (sendAtMs === after.sendAtMs && id > after.delayId)) pending.push(slot);
     }
-    pending.sort(compareListOrder);
-    return pending.slice(0, options.limit).map((entry) => this.snapshot(entry));
+    pending.sort((a, b) => {
+      const byTime = (s.send[a] as number) - (s.send[b] as number);
+      if (byTime !== 0) return byTime;
+      const idA = s.delayId[a] as string;
+      const idB = s.delayId[b] as string;
+      return idA < idB ? -1 : idA > idB ? 1 : 0;
+    });
+    return pending.slice(0, options.limit).map((slot) => this.snapshot(slot));
   }
 
-  async restart(delayId: DelayId, userId: string, nowMs: number): Promise<MutationResult<{ sendAtMs: number }>> {
-    const entry = this.pendingOwnedBy(delayId, userId);
-    if (entry === undefined) return { ok: false, reason: 'not_found' };
-    this.due.remove(entry);
-    this.due.insert(entry, nowMs + entry.delayMs, nowMs);
-    return { ok: true, sendAtMs: entry.sendAtMs, nextDueAtMs: this.due.peek()?.dueAtMs };
+  async restart(delayId: DelayId, userId: string, nowMs: number): Promise<MutationResult<RestartOutcome>> {
+    const slot = this.pendingOwnedBy(delayId, userId);
+    if (slot === NONE) return NOT_FOUND;
+    const sendAtMs = nowMs + (this.slots.delay[slot] as number);
+    this.slots.send[slot] = sendAtMs;
+    this.due.remove(slot);
+    this.due.insert(slot, sendAtMs, nowMs);
+    return { ok: true, sendAtMs, nextDueAtMs: this.due.peekDueAtMs() };
   }
 
-  async cancel(delayId: DelayId, userId: string): Promise<MutationResult<{ event: StoredDelayedEvent }>> {
-    const entry = this.pendingOwnedBy(delayId, userId);
-    if (entry === undefined) return { ok: false, reason: 'not_found' };
-    const event = this.snapshot(entry);
-    this.delete(entry);
-    return { ok: true, event, nextDueAtMs: this.due.peek()?.dueAtMs };
+  async cancel(delayId: DelayId, userId: string): Promise<MutationResult<EventOutcome>> {
+    const slot = this.pendingOwnedBy(delayId, userId);
+    if (slot === NONE) return NOT_FOUND;
+    const event = this.snapshot(slot);
+    this.delete(slot);
+    return { ok: true, event, nextDueAtMs: this.due.peekDueAtMs() };
   }
 
-  async claim(delayId: DelayId, userId: string, options: ClaimOptions): Promise<MutationResult<{ event: ClaimedDelayedEvent }>> {
-    const entry = this.pendingOwnedBy(delayId, userId);
-    if (entry === undefined) return { ok: false, reason: 'not_found' };
-    this.claimEntry(entry, options);
-    return { ok: true, event: this.claimed(entry), nextDueAtMs: this.due.peek()?.dueAtMs };
+  async claim(delayId: DelayId, userId: string, options: ClaimOptions): Promise<MutationResult<EventOutcome<ClaimedDelayedEvent>>> {
+    const slot = this.pendingOwnedBy(delayId, userId);
+    if (slot === NONE) return NOT_FOUND;
+    this.claimSlot(slot, options);
+    return { ok: true, event: this.claimed(slot), nextDueAtMs: this.due.peekDueAtMs() };
   }
 
   async claimDue(options: ClaimOptions & { max: number }): Promise<ClaimedDelayedEvent[]> {
     const claimed: ClaimedDelayedEvent[] = [];
     while (claimed.length < options.max) {
-      const head = this.due.peek() as Entry | undefined;
-      if (head === undefined || head.dueAtMs > options.nowMs) break;
-      this.claimEntry(head, options);
+      const head = this.due.peek();
+      if (head === NONE || (this.slots.due[head] as number) > options.nowMs) break;
+      this.claimSlot(head, options);
       claimed.push(this.claimed(head));
     }
     return claimed;
   }
 
-  async reschedule(
-    delayId: DelayId,
-    claimToken: string,
-    options: { sendAtMs: number; attempts: number; nowMs: number },
-  ): Promise<MutationResult> {
-    const entry = this.byId.get(delayId);
-    if (entry === undefined || entry.claim?.token !== claimToken) return { ok: false, reason: 'not_found' };
-    this.due.remove(entry);
-    entry.claim = undefined;
-    if (options.attempts > 0) this.retries.set(entry, options.attempts);
-    else this.retries.delete(entry);
-    this.due.insert(entry, options.sendAtMs, options.nowMs);
-    return { ok: true, nextDueAtMs: this.due.peek()?.dueAtMs };
+  async reschedule(delayId: DelayId, claimToken: string, options: { sendAtMs: number; attempts: number; nowMs: number }): Promise<MutationResult> {
+    const slot = this.claimedBy(delayId, claimToken);
+    if (slot === NONE) return NOT_FOUND;
+    const s = this.slots;
+    s.claim[slot] = undefined;
+    s.attempts[slot] = options.attempts;
+    s.send[slot] = options.sendAtMs;
+    this.due.remove(slot);
+    this.due.insert(slot, options.sendAtMs, options.nowMs);
+    return { ok: true, nextDueAtMs: this.due.peekDueAtMs() };
   }
 
   async finalise(delayId: DelayId, claimToken: string): Promise<MutationResult> {
-    const entry = this.byId.get(delayId);
-    if (entry === undefined || entry.claim?.token !== claimToken) return { ok: false, reason: 'not_found' };
-    this.delete(entry);
-    return { ok: true, nextDueAtMs: this.due.peek()?.dueAtMs };
+    const slot = this.claimedBy(delayId, claimToken);
+    if (slot === NONE) return NOT_FOUND;
+    this.delete(slot);
+    return { ok: true, nextDueAtMs: this.due.peekDueAtMs() };
   }
 
-  async cancelByStateKey(filter: StateKeyFilter): Promise<{ cancelled: StoredDelayedEvent[]; nextDueAtMs: number | undefined }> {
+  async cancelByStateKey(filter: StateKeyFilter): Promise<CancelByStateKeyResult> {
+    const s = this.slots;
     const cancelled: StoredDelayedEvent[] = [];
-    for (const entry of [...this.byStateKey.members(stateHash(filter.roomId, filter.type, filter.stateKey))]) {
-      if (entry.claim !== undefined || entry.userId === filter.keepUserId) continue;
-      if (entry.stateKey !== filter.stateKey || entry.type !== filter.type || entry.roomId !== filter.roomId) continue;
-      cancelled.push(this.snapshot(entry));
-      this.delete(entry);
+    let slot = this.byStateHash.get(stateHash(filter.roomId, filter.type, filter.stateKey));
+    while (slot !== NONE) {
+      const following = s.stateNext[slot] as number;
+      const matches =
+        s.claim[slot] === undefined &&
+        s.userId[slot] !== filter.keepUserId &&
+        s.stateKey[slot] === filter.stateKey &&
+        s.type[slot] === filter.type &&
+        s.roomId[slot] === filter.roomId;
+      if (matches) {
+        cancelled.push(this.snapshot(slot));
+        this.delete(slot);
+      }
+      slot = following;
     }
-    return { cancelled, nextDueAtMs: this.due.peek()?.dueAtMs };
+    return { cancelled, nextDueAtMs: this.due.peekDueAtMs() };
   }
 
   async nextDueAtMs(): Promise<number | undefined> {
-    return this.due.peek()?.dueAtMs;
+    return this.due.peekDueAtMs();
   }
 
-  private pendingOwnedBy(delayId: DelayId, userId: string): Entry | undefined {
-    const entry = this.byId.get(delayId);
-    return entry !== undefined && entry.userId === userId && entry.claim === undefined ? entry : undefined;
+  private pendingOwnedBy(delayId: DelayId, userId: string): number {
+    const slot = this.byId.get(delayId);
+    if (slot === NONE || this.slots.userId[slot] !== userId || this.slots.claim[slot] !== undefined) return NONE;
+    return slot;
   }
 
-  private claimEntry(entry: Entry, options: ClaimOptions): void {
-    this.due.remove(entry);
-    entry.claim = { token: options.claimToken, sendAtMs: entry.sendAtMs };
-    this.due.insert(entry, options.nowMs + options.leaseMs, options.nowMs);
+  private claimedBy(delayId: DelayId, claimToken: string): number {
+    const slot = this.byId.get(delayId);
+    return slot !== NONE && this.slots.claim[slot] === claimToken ? slot : NONE;
   }
 
-  private snapshot(entry: Entry): StoredDelayedEvent {
-    return entry.snapshot(this.retries.get(entry) ?? 0);
+  private claimSlot(slot: number, options: ClaimOptions): void {
+    this.slots.claim[slot] = options.claimToken;
+    this.due.remove(slot);
+    this.due.insert(slot, options.nowMs + options.leaseMs, options.nowMs);
   }
 
-  // Built in one literal (not a snapshot spread into another object): storms claim thousands at once.
-  private claimed(entry: Entry): ClaimedDelayedEvent {
-    const claim = entry.claim as Claim;
+  private snapshot(slot: number): StoredDelayedEvent {
+    const s = this.slots;
+    const sendAtMs = s.send[slot] as number;
+    const delayMs = s.delay[slot] as number;
     return {
-      delayId: entry.delayId,
-      userId: entry.userId,
-      deviceId: entry.deviceId,
-      roomId: entry.roomId,
-      type: entry.type,
-      stateKey: entry.stateKey,
-      contentJson: entry.contentJson,
-      delayMs: entry.delayMs,
-      runningSinceMs: claim.sendAtMs - entry.delayMs,
-      sendAtMs: claim.sendAtMs,
-      attempts: this.retries.size === 0 ? 0 : (this.retries.get(entry) ?? 0),
-      claimToken: claim.token,
-      leaseUntilMs: entry.dueAtMs,
+      delayId: s.delayId[slot] as string,
+      userId: s.userId[slot] as string,
+      deviceId: s.deviceId[slot],
+      roomId: s.roomId[slot] as string,
+      type: s.type[slot] as string,
+      stateKey: s.stateKey[slot],
+      contentJson: s.content[slot] as string,
+      delayMs,
+      runningSinceMs: sendAtMs - delayMs,
+      sendAtMs,
+      attempts: s.attempts[slot] as number,
     };
   }
 
-  private earliestSendAt(entries: Iterable<Entry>): number | undefined {
+  private claimed(slot: number): ClaimedDelayedEvent {
+    const event = this.snapshot(slot) as StoredDelayedEvent & { claimToken: string; leaseUntilMs: number };
+    event.claimToken = this.slots.claim[slot] as string;
+    event.leaseUntilMs = this.slots.due[slot] as number;
+    return event;
+  }
+
+  private earliestSendAt(owned: UserEvents | undefined): number | undefined {
+    const s = this.slots;
     let earliest: number | undefined;
-    for (const entry of entries) if (earliest === undefined || entry.sendAtMs < earliest) earliest = entry.sendAtMs;
+    for (let slot = owned?.head ?? NONE; slot !== NONE; slot = s.userNext[slot] as number) {
+      const sendAtMs = s.send[slot] as number;
+      if (earliest === undefined || sendAtMs < earliest) earliest = sendAtMs;
+    }
     return earliest;
   }
 
-  private delete(entry: Entry): void {
-    this.due.remove(entry);
-    this.retries.delete(entry);
-    this.byId.delete(entry.delayId);
-    const owned = this.byUser.get(entry.userId);
+  private linkState(slot: number, hash: number): void {
+    const s = this.slots;
+    const head = this.byStateHash.get(hash);
+    s.stateHash[slot] = hash;
+    s.statePrev[slot] = NONE;
+    s.stateNext[slot] = head;
+    if (head !== NONE) s.statePrev[head] = slot;
+    this.byStateHash.set(hash, slot);
+  }
+
+  private delete(slot: number): void {
+    const s = this.slots;
+    this.due.remove(slot);
+    this.byId.delete(s.delayId[slot] as string);
+    const userId = s.userId[slot] as string;
+    const owned = this.byUser.get(userId);
     if (owned !== undefined) {
-      if (entry.userPrev) entry.userPrev.userNext = entry.userNext;
-      else owned.head = entry.userNext;
-      if (entry.userNext) entry.userNext.userPrev = entry.userPrev;
-      entry.userPrev = entry.userNext = undefined;
-      if (--owned.count === 0) this.byUser.delete(entry.userId);
+      const before = s.userPrev[slot] as number;
+      const after = s.userNext[slot] as number;
+      if (before !== NONE) s.userNext[before] = after;
+      else owned.head = after;
+      if (after !== NONE) s.userPrev[after] = before;
+      if (--owned.count === 0) this.byUser.delete(userId);
     }
-    if (entry.stateKey !== undefined) this.byStateKey.remove(stateHash(entry.roomId, entry.type, entry.stateKey), entry);
+    const stateKey = s.stateKey[slot];
+    if (stateKey !== undefined) {
+      const before = s.statePrev[slot] as number;
+      const after = s.stateNext[slot] as number;
+      if (after !== NONE) s.statePrev[after] = before;
+      if (before !== NONE) s.stateNext[before] = after;
+      else if (after === NONE) this.byStateHash.delete(s.stateHash[slot] as number);
+      else this.byStateHash.set(s.stateHash[slot] as number, after);
+    }
+    s.free(slot);
   }
 
   private expireTxns(nowMs: number): void {
