@@ -12,6 +12,10 @@ const ALLOWED = { ok: true } as const;
 
 /** @internal */
 export function toDueEvent(event: StoredDelayedEvent, trigger: DueDelayedEvent['trigger']): DueDelayedEvent {
+  const contentJson = event.contentJson;
+  // Parsed only when read: in a storm most of the cost of a hand-over was this parse, and hosts that
+  // store JSON never need it.
+  let content: JsonObject | undefined;
   return {
     delayId: event.delayId,
     userId: event.userId,
@@ -19,7 +23,10 @@ export function toDueEvent(event: StoredDelayedEvent, trigger: DueDelayedEvent['
     roomId: event.roomId,
     type: event.type,
     stateKey: event.stateKey,
-    content: JSON.parse(event.contentJson) as JsonObject,
+    get content(): JsonObject {
+      return (content ??= JSON.parse(contentJson) as JsonObject);
+    },
+    contentJson,
     sendAtMs: event.sendAtMs,
     trigger,
   };

@@ -31,8 +31,13 @@ export interface DueDelayedEvent {
   readonly type: string;
   /** State key for a state event; `undefined` for a message-like event. */
   readonly stateKey: string | undefined;
-  /** Event content (a fresh object on each hand-over). */
+  /**
+   * Event content, parsed from {@link DueDelayedEvent.contentJson} on first read (an own, enumerable
+   * getter, so spreading or serialising the event includes it); a fresh object on each hand-over.
+   */
   readonly content: JsonObject;
+  /** The content exactly as scheduled, as JSON: hosts that store JSON can skip a parse and a stringify. */
+  readonly contentJson: string;
   /**
    * The scheduled send time in Unix ms. Hosts use it as the event's `origin_server_ts`, as Synapse
    * does, so a late delivery still carries the time the client asked for.

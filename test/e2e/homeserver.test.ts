@@ -103,6 +103,7 @@ describe.concurrent('host duties', () => {
       type: 'com.example.test',
       stateKey: undefined,
       content: { body: 'once' },
+      contentJson: '{"body":"once"}',
       sendAtMs: Date.now() - 5,
       trigger: 'timeout' as const,
     };
@@ -118,11 +119,11 @@ describe.concurrent('host duties', () => {
   it('delivery into an unknown room is a permanent 404, and a refusal is a MatrixError', async () => {
     const user = await register(server.url);
     await expect(
-      server.hs.deliver({ delayId: 'x1', userId: user.userId, deviceId: undefined, roomId: '!nope:localhost', type: 't', stateKey: undefined, content: {}, sendAtMs: 0, trigger: 'timeout' }),
+      server.hs.deliver({ delayId: 'x1', userId: user.userId, deviceId: undefined, roomId: '!nope:localhost', type: 't', stateKey: undefined, content: {}, contentJson: '{}', sendAtMs: 0, trigger: 'timeout' }),
     ).rejects.toMatchObject({ httpStatus: 404, errcode: 'M_NOT_FOUND' });
     const { roomId } = await complementRoom(server.url);
     const error = await server.hs
-      .deliver({ delayId: 'x2', userId: user.userId, deviceId: undefined, roomId, type: 't', stateKey: undefined, content: {}, sendAtMs: 0, trigger: 'timeout' })
+      .deliver({ delayId: 'x2', userId: user.userId, deviceId: undefined, roomId, type: 't', stateKey: undefined, content: {}, contentJson: '{}', sendAtMs: 0, trigger: 'timeout' })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MatrixError);
     expect(error).toMatchObject({ httpStatus: 403, errcode: 'M_FORBIDDEN' });

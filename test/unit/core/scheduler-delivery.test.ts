@@ -33,12 +33,17 @@ describe('DelayedEventScheduler delivery', () => {
         type: 'org.matrix.msc3401.call.member',
         stateKey: '_alice',
         content: { memberships: [] },
+        contentJson: '{"memberships":[]}',
         sendAtMs: scheduledAt + 5000,
         trigger: 'timeout',
       },
     ]);
     await clock.advanceAsync(60_000);
     expect(sent).toHaveLength(1);
+    // Content is parsed once, on first read, and survives spreading and serialising the event.
+    expect(sent[0]!.content).toBe(sent[0]!.content);
+    expect({ ...sent[0] }.content).toEqual({ memberships: [] });
+    expect(JSON.parse(JSON.stringify(sent[0]))).toMatchObject({ content: { memberships: [] } });
   });
 
   it('keeps one wake-up timer however many events are pending', async () => {
