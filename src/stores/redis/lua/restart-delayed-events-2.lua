@@ -18,9 +18,11 @@
 ]]
 -- @include includes/restart-one.lua
 
+local head = {}
+readHead(KEYS[2], head)
 local out = {}
 for i = 2, #ARGV, 3 do
-  local result = restartOne(KEYS[1], KEYS[2], ARGV[1], ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]))
+  local result = restartOne(KEYS[1], KEYS[2], ARGV[1], head, ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]))
   out[#out + 1] = result[1]
   out[#out + 1] = result[2]
   out[#out + 1] = result[3]
