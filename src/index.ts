@@ -68,7 +68,7 @@ export type {
   EventOutcome,
   CancelByStateKeyResult,
 } from './stores/store.js';
-export { createDelayedEventsHandler, versionsUnstableFeatures, MSC4140_UNSTABLE_FEATURE } from './http/index.js';
+export { createDelayedEventsHandler } from './http/handlers.js';
 export type {
   AuthenticateFn,
   DelayedEventsHandler,
@@ -77,6 +77,9 @@ export type {
   HandlerRequest,
   HandlerResponse,
   HandlerScheduler,
+} from './http/handlers.js';
+export { matchRoute, isDelayedEventAction, DELAY_PARAM, UNSTABLE_DELAY_PARAM } from './http/routes.js';
+export type {
   DelayedEventAction,
   DelayedEventsRoute,
   ListRoute,
@@ -84,4 +87,5 @@ export type {
   ScheduleEndpoint,
   ScheduleRoute,
   UnrecognizedRoute,
-} from './http/index.js';
+} from './http/routes.js';
+export { versionsUnstableFeatures, MSC4140_UNSTABLE_FEATURE } from './http/versions.js';

@@ -11,27 +11,6 @@ import type { DelayedEventsHandlerOptions } from '../../http/handlers.js';
 import { respond, writeResponse } from '../node/io.js';
 import type { PreparsedBody } from '../node/io.js';
 
-export { createDelayedEventsHandler } from '../../http/handlers.js';
-export { versionsUnstableFeatures } from '../../http/versions.js';
-export type {
-  AuthenticateFn,
-  DelayedEventsHandler,
-  DelayedEventsHandlerOptions,
-  ErrorStyleOption,
-  HandlerRequest,
-  HandlerResponse,
-  HandlerScheduler,
-} from '../../http/handlers.js';
-export type {
-  DelayedEventAction,
-  DelayedEventsRoute,
-  ListRoute,
-  ManageRoute,
-  ScheduleEndpoint,
-  ScheduleRoute,
-  UnrecognizedRoute,
-} from '../../http/routes.js';
-
 /** The parts of an Express request the middleware reads. */
 export interface ExpressLikeRequest extends IncomingMessage {
   /** The URL before any mount path was stripped (Express sets it). */

@@ -10,27 +10,6 @@ import { createDelayedEventsHandler } from '../../http/handlers.js';
 import type { DelayedEventsHandlerOptions } from '../../http/handlers.js';
 import { respond, writeResponse } from './io.js';
 
-export { createDelayedEventsHandler } from '../../http/handlers.js';
-export { versionsUnstableFeatures } from '../../http/versions.js';
-export type {
-  AuthenticateFn,
-  DelayedEventsHandler,
-  DelayedEventsHandlerOptions,
-  ErrorStyleOption,
-  HandlerRequest,
-  HandlerResponse,
-  HandlerScheduler,
-} from '../../http/handlers.js';
-export type {
-  DelayedEventAction,
-  DelayedEventsRoute,
-  ListRoute,
-  ManageRoute,
-  ScheduleEndpoint,
-  ScheduleRoute,
-  UnrecognizedRoute,
-} from '../../http/routes.js';
-
 /** Options of {@link toNodeHandler}: those of the framework-agnostic handlers. */
 export type NodeHandlerOptions = DelayedEventsHandlerOptions;
 
