@@ -1,8 +1,10 @@
 /**
- * Sends calls as batches (one `EVALSHA` for many heartbeats) when they pile up, without delaying a
- * lone call: a call made while no batch is in flight goes out at once; calls made while one is in
- * flight wait for it and then go out together (Nagle-style). Under load this spares the client and
- * Redis most of the per-command cost; when idle it adds no latency.
+ * Sends calls as batches (one `EVALSHA` for many heartbeats) when they pile up, without a timer: a
+ * call made while no batch is in flight goes out at the end of the current burst of promise
+ * continuations (`process.nextTick`), together with every call made in that burst; calls made while
+ * a batch is in flight wait for it and then go out together (Nagle-style). Under load this spares the
+ * client and Redis most of the per-command cost, and callers resumed by one reply send their next
+ * calls as one batch (not one alone and the rest behind it); when idle it adds no waiting.
  *
  * @internal
  * @packageDocumentation
@@ -18,20 +20,38 @@ interface Pending<I, O> {
 export class MicroBatcher<I, O> {
   private queue: Pending<I, O>[] = [];
   private inFlight = 0;
+  private flushScheduled = false;
 
   /**
    * @param run - Runs one batch; must return one result per item, in order.
-   * @param maxBatch - Largest batch; a full queue goes out even while another batch is in flight.
+   * @param maxBatch - Largest batch; a full queue goes out even while other batches are in flight.
+   * @param maxInFlight - Batches on their way at once; more calls wait for one of them to return.
    */
   constructor(
     private readonly run: (items: readonly I[]) => Promise<readonly O[]>,
     private readonly maxBatch: number,
+    private readonly maxInFlight = 1,
   ) {}
 
   submit(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      if (this.inFlight === 0 || this.queue.length >= this.maxBatch) this.flush();
+      if (this.queue.length >= this.maxBatch) this.flush();
+      else if (this.inFlight < this.maxInFlight) this.scheduleFlush();
+    });
+  }
+
+  /**
+   * Flushes once the current burst of promise continuations has run (\`process.nextTick\` runs after
+   * the microtask queue is empty), so calls made by callers resumed by the same reply go together
+   * instead of the first one going alone. No timer: a lone call still goes out at once.
+   */
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    process.nextTick(() => {
+      this.flushScheduled = false;
+      if (this.inFlight < this.maxInFlight) this.flush();
     });
   }
 
@@ -60,7 +80,7 @@ export class MicroBatcher<I, O> {
       )
       .finally(() => {
         this.inFlight--;
-        if (this.inFlight === 0) this.flush();
+        if (this.queue.length > 0) this.scheduleFlush();
       });
   }
 }
