@@ -13,9 +13,10 @@ export async function memory(ctx: Ctx): Promise<void> {
   const heapSides: SideName[] = ['memory-scheduler', 'settimeout'];
   ctx.log(`memory-heap: ${fmt(config.memoryHeapN)} outstanding events`);
   // A fresh process per side, warmed up first by delivering a small storm (as a running host has),
-  // then measured `runs` times; the input events are made once per process.
-  for (const name of heapSides) {
-    await withSides(ctx, [name], async ([side]) => {
+  // then measured `runs` times; the input events are made once per process. Heap sizes do not depend
+  // on timing, so both sides run at once.
+  await Promise.all(heapSides.map((name) =>
+    withSides(ctx, [name], async ([side]) => {
       await side!.call('storm', Math.min(2_000, config.memoryHeapN), 99);
       await side!.call('release');
       for (let run = 0; run < config.runs; run++) {
@@ -24,8 +25,8 @@ export async function memory(ctx: Ctx): Promise<void> {
         ctx.results.record('memory-heap', side!.label, 'heap bytes/event', r.heapBytesPerEvent, { unit: 'B', better: 'lower', ours: side!.ours });
         ctx.log(`  run ${run + 1}/${config.runs} ${side!.label}: ${fmt(r.heapBytesPerEvent)} heap bytes/event`);
       }
-    });
-  }
+    }),
+  ));
   const redisSides: SideName[] = ['redis-scheduler', 'bullmq'];
   ctx.log(`memory-redis: ${fmt(config.memoryRedisN)} outstanding events`);
   for (let run = 0; run < config.runs; run++) {
