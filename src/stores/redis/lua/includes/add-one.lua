@@ -19,9 +19,14 @@ local function addOne(eventsKey, dueKey, base, channel, batch, a)
   local id, now, flags = a.id, a.now, a.flags
   local txn = string.find(flags, 't', 1, true) and txnKey(base, a.txnKey) or nil
 
+  -- The transaction record is written first when the key is new (one command on the usual path),
+  -- and removed again if the cap refuses the event.
+  local txnWritten = false
   if txn then
-    local record = redis.call('GET', txn)
-    if record then
+    local value = string.format('%.0f:', now + a.txnTtlMs) .. id
+    txnWritten = redis.call('SET', txn, value, 'PX', a.txnTtlMs + TXN_GRACE_MS, 'NX')
+    if not txnWritten then
+      local record = redis.call('GET', txn)
       local colon = string.find(record, ':', 1, true)
       if tonumber(string.sub(record, 1, colon - 1)) > now then
         return { DUPLICATE, string.sub(record, colon + 1), batch.earliest }
@@ -31,6 +36,7 @@ local function addOne(eventsKey, dueKey, base, channel, batch, a)
 
   local ownerKey = userKey(base, a.userId)
   if redis.call('ZCARD', ownerKey) >= a.maxPerUser then
+    if txnWritten then redis.call('DEL', txn) end
     -- At the cap: the owner's earliest send time, for Retry-After. O(cap), only when refusing.
     local earliestOwn = false
     local ids = redis.call('ZRANGE', ownerKey, 0, -1)
@@ -53,7 +59,8 @@ local function addOne(eventsKey, dueKey, base, channel, batch, a)
   redis.call('ZADD', dueKey, sendAt, id)
   redis.call('ZADD', ownerKey, 0, id)
   if e.k then stateIndexAdd(base, e, id) end
-  if txn then
+  if txn and not txnWritten then
+    -- Replaces a record whose logical expiry (by nowMs) has passed.
     redis.call('SET', txn, string.format('%.0f:', now + a.txnTtlMs) .. id, 'PX', a.txnTtlMs + TXN_GRACE_MS)
   end
 

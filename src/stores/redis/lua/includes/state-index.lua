@@ -20,8 +20,11 @@ end
 
 local function stateIndexAdd(base, e, id)
   local key, field = stateSlot(base, e.r, e.t, e.k)
-  local packed = redis.call('HGET', key, field) or ''
-  redis.call('HSET', key, field, packed .. string.format('%d:', #id) .. id)
+  local entry = string.format('%d:', #id) .. id
+  -- Nearly always the first pending event of its triple: one command.
+  if redis.call('HSETNX', key, field, entry) == 0 then
+    redis.call('HSET', key, field, redis.call('HGET', key, field) .. entry)
+  end
 end
 
 local function stateIndexRemove(base, e, id)
