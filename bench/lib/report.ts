@@ -16,6 +16,8 @@ export interface ScenarioDoc {
   readonly baseline: string;
   /** Metrics to chart (one chart, one series per metric). */
   readonly chartMetrics: readonly string[];
+  /** A second chart (its own scale), e.g. the event-loop stall of a storm. */
+  readonly secondChart?: { readonly suffix: string; readonly title: string; readonly metrics: readonly string[] };
 }
 
 /** Facts about the machine and versions. */
@@ -111,19 +113,19 @@ function scenarioTable(results: Results, doc: ScenarioDoc): string {
   return table(header, body);
 }
 
-function chartFor(results: Results, doc: ScenarioDoc, config: BenchConfig): BarChart | undefined {
+function chartFor(results: Results, doc: ScenarioDoc, config: BenchConfig, metrics = doc.chartMetrics, title = doc.title): BarChart | undefined {
   const rows = results.of(doc.key);
   if (rows.length === 0) return undefined;
   const sides = sidesOf(rows);
-  const unit = rows.find((r) => r.metric === doc.chartMetrics[0])?.unit ?? '';
+  const unit = rows.find((r) => r.metric === metrics[0])?.unit ?? '';
   return {
-    title: doc.title,
-    subtitle: `median of ${config.runs} runs; ${doc.chartMetrics.map((m) => metricHeader(rows, m)).join(', ')}`,
-    series: doc.chartMetrics,
+    title,
+    subtitle: `median of ${config.runs} runs; ${metrics.map((m) => metricHeader(rows, m)).join(', ')}`,
+    series: metrics,
     groups: sides.map((side) => ({
       label: side,
       ours: rows.find((r) => r.side === side)?.ours ?? false,
-      values: doc.chartMetrics.map((m) => results.median(doc.key, side, m)),
+      values: metrics.map((m) => results.median(doc.key, side, m)),
     })),
     format: (v) => `${fmt(v)}${unit && !unit.includes('/') ? ` ${unit}` : ''}`,
   };
@@ -214,6 +216,12 @@ export function writeReport(options: {
       const file = join(chartDir, `${doc.key}.svg`);
       writeFileSync(file, renderBarChart(chart));
       parts.push(`![${doc.title}](${relative(dirname(out), file)})`, '');
+    }
+    const second = doc.secondChart && chartFor(results, doc, config, doc.secondChart.metrics, doc.secondChart.title);
+    if (second && doc.secondChart) {
+      const file = join(chartDir, `${doc.key}-${doc.secondChart.suffix}.svg`);
+      writeFileSync(file, renderBarChart(second));
+      parts.push(`![${doc.secondChart.title}](${relative(dirname(out), file)})`, '');
     }
   }
   const markdown = `${parts.join('\n').trimEnd()}\n`;

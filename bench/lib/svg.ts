@@ -31,8 +31,8 @@ function escape(text: string): string {
 
 /** Renders a chart as a standalone SVG document. */
 export function renderBarChart(chart: BarChart): string {
-  const width = 900;
-  const labelWidth = 340;
+  const width = 1000;
+  const labelWidth = 420;
   const valueWidth = 110;
   const barHeight = 16;
   const barGap = 3;

@@ -72,6 +72,7 @@ export const SCENARIO_DOCS: ScenarioDoc[] = [
       '(`monitorEventLoopDelay`, 1 ms resolution) from before the instant to the end of the drain.',
     baseline: SIDES.bullmq.label,
     chartMetrics: ['lateness p50', 'lateness p99', 'lateness max'],
+    secondChart: { suffix: 'stall', title: '4a. Storm, Redis: largest event-loop stall', metrics: ['max event-loop stall'] },
   },
   {
     key: 'storm-memory',
@@ -81,6 +82,7 @@ export const SCENARIO_DOCS: ScenarioDoc[] = [
       'event. Same measurements as 4a.',
     baseline: SIDES.settimeout.label,
     chartMetrics: ['lateness p50', 'lateness p99', 'lateness max'],
+    secondChart: { suffix: 'stall', title: '4b. Storm, in memory: largest event-loop stall', metrics: ['max event-loop stall'] },
   },
   {
     key: 'memory-heap',
