@@ -53,7 +53,8 @@ export interface BenchConfig {
   render: string;
 }
 
-export const SCENARIOS = ['heartbeat', 'schedule', 'cancel', 'storm', 'memory', 'http', 'fleet'] as const;
+// Run order: the timing-sensitive scenarios (storm, HTTP, fleet) last.
+export const SCENARIOS = ['heartbeat', 'schedule', 'cancel', 'memory', 'storm', 'http', 'fleet'] as const;
 
 const FULL: Omit<BenchConfig, 'quick' | 'only' | 'out' | 'write' | 'render'> = {
   runs: 3,
