@@ -362,7 +362,7 @@ export class DelayedEventScheduler {
           if (batch.length === 0) break;
           await this.delivery.sendBatch(batch);
           // Let the host's I/O run during a storm, so HTTP serving never freezes; but not after every
-          // batch, since each turn of the event loop costs a storm time too.
+          // batch, since each turn of the event loop also delays the rest of the storm.
           if (performance.now() - sliceStartedAt >= YIELD_EVERY_MS) {
             await new Promise<void>((resolve) => setImmediate(resolve));
             sliceStartedAt = performance.now();
@@ -381,8 +381,6 @@ export class DelayedEventScheduler {
       logger.error?.('delayed events: store unavailable; retrying', error);
       retryAtMs ??= clock.now() + Math.min(this.options.pollIntervalMs, 5000);
     }
-    // The timer we relied on has fired, so arm from scratch.
-    this.timerDueAtMs = this.timer === undefined ? Number.POSITIVE_INFINITY : this.timerDueAtMs;
     this.wakeBy(retryAtMs === undefined ? nextDueAtMs : Math.min(retryAtMs, nextDueAtMs ?? retryAtMs));
   }
 }
