@@ -264,8 +264,27 @@ class MemoryStore implements DelayedEventStore {
     };
   }
 
+  // Deliberately one literal, not the snapshot spread into another object: storms claim thousands at
+  // once, and the spread doubled the drain time of a 100,000-event storm (464 to 913 ms).
   private claimed(slot: number): ClaimedDelayedEvent {
-    return { ...this.snapshot(slot), claimToken: this.slots.claim[slot] as string, leaseUntilMs: this.slots.due[slot] as number };
+    const s = this.slots;
+    const sendAtMs = s.send[slot] as number;
+    const delayMs = s.delay[slot] as number;
+    return {
+      delayId: s.delayId[slot] as string,
+      userId: s.userId[slot] as string,
+      deviceId: s.deviceId[slot],
+      roomId: s.roomId[slot] as string,
+      type: s.type[slot] as string,
+      stateKey: s.stateKey[slot],
+      contentJson: s.content[slot] as string,
+      delayMs,
+      runningSinceMs: sendAtMs - delayMs,
+      sendAtMs,
+      attempts: s.attempts[slot] as number,
+      claimToken: s.claim[slot] as string,
+      leaseUntilMs: s.due[slot] as number,
+    };
   }
 
   private earliestSendAt(owned: UserEvents | undefined): number | undefined {
