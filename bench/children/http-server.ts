@@ -15,7 +15,7 @@ import { fromParent, toParent } from '../lib/child.js';
 import { EVENTS_PER_USER, makeEvents, makeIds } from '../lib/data.js';
 import { runLanes } from '../lib/stats.js';
 import { limiterOff } from '../sides/ours.js';
-import { CAP_PER_USER, IDLE_DELAY_MS } from '../sides/common.js';
+import { CAP_PER_USER, IDLE_DELAY_MS, idleScheduleRequest } from '../sides/common.js';
 
 export type HttpKind = 'express-ours' | 'node-ours' | 'express-bare' | 'node-bare' | 'node-bare-body';
 
@@ -47,15 +47,7 @@ async function main(): Promise<void> {
       const ev = events[i]!;
       const token = `tok_${Math.floor(i / EVENTS_PER_USER)}`;
       users.set(token, ev.userId);
-      const { delayId } = await scheduler.schedule({
-        userId: ev.userId,
-        deviceId: ev.deviceId,
-        roomId: ev.roomId,
-        type: ev.type,
-        stateKey: ev.stateKey,
-        content: ev.content,
-        delayMs: IDLE_DELAY_MS,
-      });
+      const { delayId } = await scheduler.schedule(idleScheduleRequest(ev));
       targets[i] = { token, delayId };
     });
     // What a host's token lookup costs: one map read.

@@ -3,9 +3,24 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { makeEvents, type BenchEvent } from '../lib/data.js';
 import { sleep, summarise } from '../lib/stats.js';
 import type { StormResult } from './types.js';
+import type { ScheduleRequest } from '../../src/core/delayed-event-scheduler.js';
 
 /** Delay of events that must not fall due during a throughput run (one hour). */
 export const IDLE_DELAY_MS = 3_600_000;
+
+/** The scheduler request for a bench event, idle for an hour (one place for every side that schedules). */
+export function idleScheduleRequest(ev: BenchEvent, txnId?: string): ScheduleRequest {
+  return {
+    userId: ev.userId,
+    deviceId: ev.deviceId,
+    roomId: ev.roomId,
+    type: ev.type,
+    stateKey: ev.stateKey,
+    content: ev.content,
+    delayMs: IDLE_DELAY_MS,
+    txnId,
+  };
+}
 
 /** Cap on outstanding events per user used by every side that checks one. */
 export const CAP_PER_USER = 1_000;

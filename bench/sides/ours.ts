@@ -17,6 +17,7 @@ import { permutation, randomIndexes, runLanes } from '../lib/stats.js';
 import {
   CAP_PER_USER,
   IDLE_DELAY_MS,
+  idleScheduleRequest,
   StormRecorder,
   eventsFor,
   fullGc,
@@ -132,15 +133,7 @@ export function createOursSide(mode: OursMode): SideFactory {
     const scheduleAll = async (evs: readonly BenchEvent[]): Promise<void> => {
       await runLanes(evs.length, settings.inFlight, (i) => {
         const ev = evs[i]!;
-        return scheduler!.schedule({
-          userId: ev.userId,
-          deviceId: ev.deviceId,
-          roomId: ev.roomId,
-          type: ev.type,
-          stateKey: ev.stateKey,
-          content: ev.content,
-          delayMs: IDLE_DELAY_MS,
-        });
+        return scheduler!.schedule(idleScheduleRequest(ev));
       });
     };
 
@@ -173,16 +166,7 @@ export function createOursSide(mode: OursMode): SideFactory {
         const elapsedMs = await runLanes(n, settings.inFlight, async (i) => {
           const ev = evs[i]!;
           if (mode.via === 'scheduler') {
-            await scheduler!.schedule({
-              userId: ev.userId,
-              deviceId: ev.deviceId,
-              roomId: ev.roomId,
-              type: ev.type,
-              stateKey: ev.stateKey,
-              content: ev.content,
-              delayMs: IDLE_DELAY_MS,
-              txnId: `txn${i}`,
-            });
+            await scheduler!.schedule(idleScheduleRequest(ev, `txn${i}`));
           } else {
             const result = await s.add(
               toNew(ev, IDLE_DELAY_MS, `${ev.userId}\u0000${ev.deviceId}\u0000txn${i}`, randomBytes(18).toString('base64url')),
