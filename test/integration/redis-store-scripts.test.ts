@@ -280,6 +280,27 @@ describe('scripts', () => {
     expect(restarted).toMatchObject({ sendAtMs: now + 1000, runningSinceMs: now });
   });
 
+  it('restarts only for the exact owner, whose ID the script compares without decoding the record', async () => {
+    const store = open(freshPrefix());
+    // Owners whose IDs are prefixes of one another, multi-byte, or look like the record's own syntax.
+    const owners = ['@a:x', '@a:xy', '@ü:x', '@u:x', '@5:x', '@a:x,0,,~', '~'];
+    const events = owners.map((userId, i) => event({ userId, delayMs: 1000 + i }));
+    for (const e of events) await store.add(e, addOptions());
+    const now = clock.now() + 10;
+    for (const e of events) {
+      for (const requester of owners) {
+        const result = await store.restart(e.delayId, requester, now);
+        expect(result.ok, `${e.userId} restarted by ${requester}`).toBe(requester === e.userId);
+      }
+    }
+    // A claimed event is refused to its owner too, and restarts again once rescheduled.
+    const claimed = await store.claim(events[0]!.delayId, events[0]!.userId, claim('tok'));
+    expect(claimed.ok).toBe(true);
+    expect(await store.restart(events[0]!.delayId, events[0]!.userId, now)).toEqual({ ok: false, reason: 'not_found' });
+    await store.reschedule(events[0]!.delayId, 'tok', { sendAtMs: now + 5, attempts: 1, nowMs: now });
+    expect(await store.restart(events[0]!.delayId, events[0]!.userId, now)).toMatchObject({ ok: true, sendAtMs: now + 1000 });
+  });
+
   it('applies a batch of concurrent adds in order: one transaction key, one event', async () => {
     const store = open(freshPrefix());
     const results = await Promise.all(

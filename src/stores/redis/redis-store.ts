@@ -206,7 +206,8 @@ class RedisDelayedEventStore implements RedisStore {
   private async restartBatch(items: readonly RestartItem[]): Promise<MutationResult<{ readonly sendAtMs: number }>[]> {
     const k = this.keys;
     const args: (string | number)[] = [k.wakeChannel];
-    for (const item of items) args.push(item.delayId, item.userId, item.nowMs);
+    // The owner as records store it (codec.lua), so the script compares it without decoding.
+    for (const item of items) args.push(item.delayId, `${Buffer.byteLength(item.userId)}:${item.userId}`, item.nowMs);
     const reply = (await this.redis.script('restartDelayedEvents', [k.events, k.due], args)) as Reply;
     return items.map((_, i) => {
       if (mapScriptStatus(reply[3 * i], 'restartDelayedEvents') !== 'ok') return notFound;

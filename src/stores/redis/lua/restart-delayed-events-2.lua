@@ -9,7 +9,7 @@
 
   ARGV[1]       wake channel
   ARGV[2 + 3i]  delayId    } one triple per restart, i = 0, 1, ...
-  ARGV[3 + 3i]  userId     }   (the requester; must own the event)
+  ARGV[3 + 3i]  owner      }   (the requester, "<byteLength>:<userId>" as records store it)
   ARGV[4 + 3i]  nowMs      }
 
   Returns a flat list, three entries per restart, in order:
@@ -21,10 +21,9 @@
 local head = {}
 readHead(KEYS[2], head)
 local out = {}
+local n = 0
 for i = 2, #ARGV, 3 do
-  local result = restartOne(KEYS[1], KEYS[2], ARGV[1], head, ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]))
-  out[#out + 1] = result[1]
-  out[#out + 1] = result[2]
-  out[#out + 1] = result[3]
+  out[n + 1], out[n + 2], out[n + 3] = restartOne(KEYS[1], KEYS[2], ARGV[1], head, ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]))
+  n = n + 3
 end
 return out

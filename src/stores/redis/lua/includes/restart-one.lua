@@ -9,18 +9,25 @@ local function readHead(dueKey, head)
   head.at = tonumber(entry[2]) or false
 end
 
--- Restarts one pending event: sendAtMs = nowMs + delayMs. Reads the record up to the owner and
--- moves one score; the record is not rewritten. `head` is the earliest due entry, read once per
--- batch and kept up to date here (read again only when the moved event was the earliest).
--- Returns { status, nextDueAtMs, sendAtMs }.
-local function restartOne(eventsKey, dueKey, channel, head, id, userId, now)
+-- Restarts one pending event: sendAtMs = nowMs + delayMs. Moves one score; the record is neither
+-- decoded nor rewritten. `owner` is the requester as the record stores it ("<byteLength>:<userId>",
+-- built by the caller): a pending record starts "<delayMs>,<attempts>,,~" (no claim) followed by
+-- the owner, so one anchored match and one comparison check both, where decoding the record up to
+-- its owner cost most of a restart's script time. Anything else (claimed, another owner) is decoded
+-- to tell which. `head` is the earliest due entry, read once per batch and kept up to date here
+-- (read again only when the moved event was the earliest).
+-- Returns status, nextDueAtMs, sendAtMs.
+local function restartOne(eventsKey, dueKey, channel, head, id, owner, now)
   local packed = redis.call('HGET', eventsKey, id)
-  if not packed then return { NOT_FOUND, false, false } end
-  local e = decodeEvent(packed, 2)
-  if e.u ~= userId then return { NOT_OWNER, false, false } end
-  if e.ct then return { CLAIMED, false, false } end
+  if not packed then return NOT_FOUND, false, false end
+  local delayMs, pos = string.match(packed, '^(%d+),%d+,,~()')
+  if not delayMs or string.sub(packed, pos, pos + #owner - 1) ~= owner then
+    local e = decodeEvent(packed, 2)
+    if e.ct then return CLAIMED, false, false end
+    return NOT_OWNER, false, false
+  end
 
-  local sendAt = now + e.l
+  local sendAt = now + tonumber(delayMs)
   local headAt = head.at or sendAt
   local wasHead = head.id == id
   redis.call('ZADD', dueKey, sendAt, id)
@@ -32,5 +39,5 @@ local function restartOne(eventsKey, dueKey, channel, head, id, userId, now)
   end
   -- Only a time earlier than every time before can make other workers' timers late.
   if sendAt < headAt then announce(channel, sendAt) end
-  return { OK, head.at, sendAt }
+  return OK, head.at, sendAt
 end
