@@ -65,6 +65,8 @@ export type {
   StateKeyFilter,
   StoreCapabilities,
   RestartOutcome,
+  RateLimitCharge,
+  RateLimitRefusal,
   EventOutcome,
   CancelByStateKeyResult,
 } from './stores/store.js';

@@ -82,17 +82,21 @@ export function createOursSide(mode: OursMode): SideFactory {
       return client;
     };
 
+    let storeClient: Redis | undefined;
+
     /** A fresh store (Redis: a fresh key prefix on a new client). */
     const newStore = (): DelayedEventStore => {
       if (mode.store === 'memory') return createMemoryStore();
       runCounter++;
-      return createRedisStore({ client: newClient(), keyPrefix: `bench${process.pid}x${runCounter}` });
+      storeClient = newClient();
+      return createRedisStore({ client: storeClient, keyPrefix: `bench${process.pid}x${runCounter}` });
     };
 
     const newLimiter = (): RateLimiter => {
       if (!mode.redisManageLimit) return limiterOff();
       return createRedisRateLimiter({
-        client: newClient(),
+        // The store's client, as the docs set it up (restarts then charge inside the store's script).
+        client: storeClient ?? newClient(),
         buckets: {
           schedule: false,
           send: false,

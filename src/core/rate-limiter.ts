@@ -1,5 +1,6 @@
 import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { ConfigError, RateLimitedError } from './errors.js';
+import type { RateLimitCharge } from '../stores/store.js';
 import type { Logger, Requester } from './types.js';
 
 /**
@@ -58,6 +59,13 @@ export interface RateLimiterOptions {
    * everyone.
    */
   readonly logger?: Logger;
+  /**
+   * The object the counters live on, when a store can update them inside its own calls: see
+   * `DelayedEventStore.chargeTarget` and {@link RateLimiter.chargeFor}. The backend must then keep each
+   * counter as rate-limiter-flexible's `RateLimiterRedis` does, under `<keyPrefix>:<bucket>:<key>`.
+   * Set by `createRedisRateLimiter`; leave it unset otherwise.
+   */
+  readonly chargeTarget?: object;
 }
 
 /** Outcome of {@link RateLimiter.tryConsume}. */
@@ -91,6 +99,11 @@ function validateLimit(bucket: string, limit: BucketLimit): BucketLimit {
   return limit;
 }
 
+/** A requester's counter within a bucket: user and device, never an IP address. */
+function counterKey(requester: Requester): string {
+  return `${requester.userId}|${requester.deviceId ?? ''}`;
+}
+
 function memoryBackend(bucket: RateLimitBucket, limit: BucketLimit, keyPrefix: string): RateLimiterAbstract {
   return new RateLimiterMemory({
     keyPrefix: `${keyPrefix}:${bucket}`,
@@ -112,7 +125,10 @@ function memoryBackend(bucket: RateLimitBucket, limit: BucketLimit, keyPrefix: s
  */
 export class RateLimiter {
   private readonly limiters = new Map<RateLimitBucket, RateLimiterAbstract>();
+  private readonly limits = new Map<RateLimitBucket, BucketLimit>();
   private readonly logger: Logger;
+  private readonly keyPrefix: string;
+  private readonly chargeTarget: object | undefined;
 
   /**
    * @throws {@link ConfigError} `ERR_DE_RATE_LIMIT_INVALID` for a malformed limit.
@@ -120,6 +136,8 @@ export class RateLimiter {
   constructor(options: RateLimiterOptions = {}) {
     const createBackend = options.createBackend ?? memoryBackend;
     const keyPrefix = options.keyPrefix ?? 'mde';
+    this.keyPrefix = keyPrefix;
+    this.chargeTarget = options.chargeTarget;
     this.logger = options.logger ?? {};
     for (const bucket of RATE_LIMIT_BUCKETS) {
       const configured = options.buckets?.[bucket];
@@ -128,6 +146,7 @@ export class RateLimiter {
         throw new ConfigError('ERR_DE_RATE_LIMIT_INVALID', `rate limit "${bucket}" must be an object or false`);
       }
       const limit = validateLimit(bucket, configured ?? DEFAULT_RATE_LIMITS[bucket]);
+      this.limits.set(bucket, limit);
       this.limiters.set(bucket, createBackend(bucket, limit, keyPrefix));
     }
     for (const name of Object.keys(options.buckets ?? {})) {
@@ -147,13 +166,34 @@ export class RateLimiter {
     const limiter = this.limiters.get(bucket);
     if (limiter === undefined) return { ok: true };
     try {
-      await limiter.consume(`${requester.userId}|${requester.deviceId ?? ''}`);
+      await limiter.consume(counterKey(requester));
       return { ok: true };
     } catch (rejection) {
       if (rejection instanceof RateLimiterRes) return { ok: false, retryAfterMs: Math.max(1, rejection.msBeforeNext) };
       this.logger.warn?.(`rate limiter "${bucket}" unavailable; letting the request through`, rejection);
       return { ok: true };
     }
+  }
+
+  /**
+   * What taking one point from the requester's bucket would do, for a store to apply inside its own
+   * call (one round trip instead of two), on the same counter {@link RateLimiter.consume} uses.
+   *
+   * @param target - The store's `chargeTarget`.
+   * @returns The charge, or `undefined` when the bucket is off or its counters do not live on
+   * `target` (then call {@link RateLimiter.consume} as usual).
+   */
+  chargeFor(bucket: RateLimitBucket, requester: Requester, target: object | undefined): RateLimitCharge | undefined {
+    if (target === undefined || target !== this.chargeTarget) return undefined;
+    const limit = this.limits.get(bucket);
+    if (limit === undefined) return undefined;
+    return {
+      key: `${this.keyPrefix}:${bucket}:${counterKey(requester)}`,
+      points: 1,
+      limit: limit.points,
+      durationMs: limit.durationMs,
+      blockDurationMs: limit.blockDurationMs ?? 0,
+    };
   }
 
   /**

@@ -113,6 +113,35 @@ export type MutationResult<T = object> =
       readonly reason: 'not_found';
     };
 
+/**
+ * One rate-limit charge that a store applies inside its own call, on the limiter's own counter: see
+ * {@link DelayedEventStore.chargeTarget}. Fixed-window semantics of rate-limiter-flexible's store
+ * limiters: the action adds `points` to the counter of the current window, and is refused when the
+ * counter then exceeds `limit` (the points stay counted, as with `consume`).
+ */
+export interface RateLimitCharge {
+  /** The counter's key, exactly as the limiter's backend names it. */
+  readonly key: string;
+  /** Points this action takes. */
+  readonly points: number;
+  /** Points allowed per window. */
+  readonly limit: number;
+  /** Window length, in ms. */
+  readonly durationMs: number;
+  /** Once the window is overused, refuse for this long instead of until it ends, in ms (0: off). */
+  readonly blockDurationMs: number;
+}
+
+/** An action refused by its {@link RateLimitCharge}; nothing else was changed. */
+export interface RateLimitRefusal {
+  /** Refused. */
+  readonly ok: false;
+  /** The charge exceeded its limit. */
+  readonly reason: 'rate_limited';
+  /** How long until the charge would be allowed, in ms (\>= 1). */
+  readonly retryAfterMs: number;
+}
+
 /** Extra result of {@link DelayedEventStore.restart}. */
 export interface RestartOutcome {
   /** The event's new due time, Unix ms. */
@@ -188,6 +217,14 @@ export interface DelayedEventStore {
   /** What this store can do. */
   readonly capabilities: StoreCapabilities;
 
+  /**
+   * Optional: the backend whose rate-limit counters this store can update inside its own calls (the
+   * Redis store: its ioredis client, unless it is a Cluster). A `RateLimiter` whose counters live on
+   * this very object hands its charge for a restart to {@link DelayedEventStore.restart} instead of
+   * charging it in a round trip of its own. Stores without it never receive a charge.
+   */
+  readonly chargeTarget?: object;
+
   /** Atomically checks the transaction key and the owner's cap, then inserts the event as pending. */
   add(event: NewDelayedEvent, options: AddOptions): Promise<AddResult>;
 
@@ -206,8 +243,14 @@ export interface DelayedEventStore {
    */
   listForUser(userId: string, options: { readonly after?: ListCursor | undefined; readonly limit: number }): Promise<StoredDelayedEvent[]>;
 
-  /** Restarts a pending event owned by `userId`: `runningSinceMs = nowMs`, `sendAtMs = nowMs + delayMs`. */
-  restart(delayId: DelayId, userId: string, nowMs: number): Promise<MutationResult<RestartOutcome>>;
+  /**
+   * Restarts a pending event owned by `userId`: `runningSinceMs = nowMs`, `sendAtMs = nowMs + delayMs`.
+   *
+   * @param charge - Only for stores with a {@link DelayedEventStore.chargeTarget}: a rate-limit charge
+   * applied atomically first, whatever becomes of the restart; when it is refused the event is left
+   * as it was and the result is a {@link RateLimitRefusal}.
+   */
+  restart(delayId: DelayId, userId: string, nowMs: number, charge?: RateLimitCharge): Promise<MutationResult<RestartOutcome> | RateLimitRefusal>;
 
   /** Removes a pending event owned by `userId`. */
   cancel(delayId: DelayId, userId: string, nowMs: number): Promise<MutationResult<EventOutcome>>;

@@ -12,6 +12,11 @@ import { luaScripts, type LuaScript } from './lua/scripts.generated.js';
 /** A ready ioredis client: a single node or a cluster. */
 export type RedisClient = Redis | Cluster;
 
+/** True for an ioredis `Cluster`. @internal */
+export function isCluster(client: RedisClient): boolean {
+  return (client as { isCluster?: boolean }).isCluster === true;
+}
+
 /** Script names. @internal */
 export type ScriptName = keyof typeof luaScripts;
 

@@ -2,7 +2,7 @@ import { RateLimiterMemory, RateLimiterRedis, RLWrapperTimeouts, type RateLimite
 import { RateLimiter, type BucketLimit, type RateLimitBucket } from '../../core/rate-limiter.js';
 import { ConfigError } from '../../core/errors.js';
 import type { Logger } from '../../core/types.js';
-import type { RedisClient } from './redis-connection.js';
+import { isCluster, type RedisClient } from './redis-connection.js';
 import { MicroBatcher } from './micro-batcher.js';
 
 /**
@@ -42,7 +42,7 @@ type BatchFn = (numKeys: number, ...args: string[]) => Promise<unknown[]>;
  * they are: their counters live in different slots.
  */
 function batchingStoreClient(client: RedisClient): RedisClient {
-  if ((client as { isCluster?: boolean }).isCluster === true || typeof client.defineCommand !== 'function') return client;
+  if (isCluster(client) || typeof client.defineCommand !== 'function') return client;
   client.defineCommand(BATCH_COMMAND, { lua: BATCH_INCR_LUA });
   const batcher = new MicroBatcher<IncrArgs, unknown>(async (items) => {
     const args: string[] = [];
@@ -102,6 +102,10 @@ export interface RedisRateLimiterOptions {
  * `bench/`). On a Redis Cluster client each consume is its own call, as the counters of different
  * users live in different slots.
  *
+ * Give it the same client as `createRedisStore` (not a Cluster) and a restart's `manage` point is
+ * taken inside the store's restart script instead (one round trip per heartbeat, not two), on the
+ * same counter with the same semantics; a refused restart leaves its event untouched.
+ *
  * @example
  * ```ts
  * const rateLimiter = createRedisRateLimiter({ client, buckets: { manage: { points: 20, durationMs: 10_000 } } });
@@ -137,5 +141,8 @@ export function createRedisRateLimiter(options: RedisRateLimiterOptions): RateLi
     keyPrefix: options.keyPrefix ?? 'mde:rl',
     createBackend: backend,
     logger: options.logger,
+    // A Redis store on this same client charges restarts inside its own script (not on Cluster,
+    // where the counters live in other slots than the store's keys).
+    chargeTarget: isCluster(client) ? undefined : client,
   });
 }

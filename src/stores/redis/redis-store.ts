@@ -9,12 +9,15 @@ import type {
   ListCursor,
   MutationResult,
   NewDelayedEvent,
+  RateLimitCharge,
+  RateLimitRefusal,
+  RestartOutcome,
   StateKeyFilter,
   StoreCapabilities,
   StoredDelayedEvent,
 } from '../store.js';
 import { checkKeyPart, redisKeys, type RedisKeys } from './keys.js';
-import { RedisConnection, type RedisClient } from './redis-connection.js';
+import { isCluster, RedisConnection, type RedisClient } from './redis-connection.js';
 import { MicroBatcher } from './micro-batcher.js';
 import { mapScriptStatus } from './script-status.js';
 import { WakeSubscriber } from './wake-subscriber.js';
@@ -110,7 +113,13 @@ interface RestartItem {
   readonly delayId: DelayId;
   readonly userId: string;
   readonly nowMs: number;
+  readonly charge: RateLimitCharge | undefined;
 }
+
+type RestartResult = MutationResult<RestartOutcome> | RateLimitRefusal;
+
+/** The script arguments of "no charge" (includes/rate-charge.lua). */
+const NO_CHARGE = ['', 0, 0, 0, 0] as const;
 
 /** One queued add. */
 interface AddItem {
@@ -125,15 +134,21 @@ const RESTARTS_IN_FLIGHT = 4;
 
 class RedisDelayedEventStore implements RedisStore {
   readonly capabilities: StoreCapabilities = Object.freeze({ sharedAcrossProcesses: true });
+  readonly chargeTarget: object | undefined;
   private readonly redis: RedisConnection;
   private readonly keys: RedisKeys;
   private readonly wake: WakeSubscriber;
-  private readonly restarts: MicroBatcher<RestartItem, MutationResult<{ readonly sendAtMs: number }>>;
+  private readonly restarts: MicroBatcher<RestartItem, RestartResult>;
+  /** The client's own ioredis `keyPrefix`, which it adds to KEYS but not to charge keys in ARGV. */
+  private readonly clientKeyPrefix: string;
   private readonly adds: MicroBatcher<AddItem, AddResult>;
 
   constructor(client: RedisClient, keys: RedisKeys, timeoutMs: number, logger: Logger) {
     this.redis = new RedisConnection(client, timeoutMs);
     this.keys = keys;
+    // A script may touch keys outside its hash slot only off Cluster, and the limiter's keys are.
+    this.chargeTarget = isCluster(client) ? undefined : client;
+    this.clientKeyPrefix = client.options.keyPrefix ?? '';
     this.wake = new WakeSubscriber(client, keys.wakeChannel, logger, () => this.nextDueAtMs());
     // Restarts go in smaller batches with several on the wire at once: one 128-item call left Node and
     // Redis taking turns (41-52k/s); 32 x 4 keeps both busy (62-84k/s, same machine and load). Redis
@@ -198,19 +213,28 @@ class RedisDelayedEventStore implements RedisStore {
     return reply.map(decodeEvent);
   }
 
-  restart(delayId: DelayId, userId: string, nowMs: number): Promise<MutationResult<{ readonly sendAtMs: number }>> {
-    return this.restarts.submit({ delayId, userId, nowMs });
+  restart(delayId: DelayId, userId: string, nowMs: number, charge?: RateLimitCharge): Promise<RestartResult> {
+    return this.restarts.submit({ delayId, userId, nowMs, charge });
   }
 
   /** Heartbeats arriving in the same event-loop turn go to Redis as one script call. */
-  private async restartBatch(items: readonly RestartItem[]): Promise<MutationResult<{ readonly sendAtMs: number }>[]> {
+  private async restartBatch(items: readonly RestartItem[]): Promise<RestartResult[]> {
     const k = this.keys;
     const args: (string | number)[] = [k.wakeChannel];
-    // The owner as records store it (codec.lua), so the script compares it without decoding.
-    for (const item of items) args.push(item.delayId, `${Buffer.byteLength(item.userId)}:${item.userId}`, item.nowMs);
+    for (const { delayId, userId, nowMs, charge } of items) {
+      // The owner as records store it (codec.lua), so the script compares it without decoding.
+      args.push(delayId, `${Buffer.byteLength(userId)}:${userId}`, nowMs);
+      if (charge === undefined) args.push(...NO_CHARGE);
+      else {
+        // Whole seconds, as RateLimiterRedis keeps its windows.
+        args.push(this.clientKeyPrefix + charge.key, charge.points, charge.limit, Math.floor(charge.durationMs / 1000), charge.blockDurationMs);
+      }
+    }
     const reply = (await this.redis.script('restartDelayedEvents', [k.events, k.due], args)) as Reply;
-    return items.map((_, i) => {
-      if (mapScriptStatus(reply[3 * i], 'restartDelayedEvents') !== 'ok') return notFound;
+    return items.map((_, i): RestartResult => {
+      const outcome = mapScriptStatus(reply[3 * i], 'restartDelayedEvents');
+      if (outcome === 'rate_limited') return { ok: false, reason: 'rate_limited', retryAfterMs: Math.max(1, Number(reply[3 * i + 1])) };
+      if (outcome !== 'ok') return notFound;
       return { ok: true, nextDueAtMs: optionalNumber(reply[3 * i + 1]), sendAtMs: Number(reply[3 * i + 2]) };
     });
   }

@@ -14,10 +14,11 @@ export const ScriptStatus = {
   CLAIMED: -3,
   CLAIM_LOST: -4,
   MAX_OUTSTANDING: -5,
+  RATE_LIMITED: -6,
 } as const;
 
 /** What a script's status means to the store contract. @internal */
-export type ScriptOutcome = 'ok' | 'duplicate' | 'not_found' | 'max_outstanding';
+export type ScriptOutcome = 'ok' | 'duplicate' | 'not_found' | 'max_outstanding' | 'rate_limited';
 
 /**
  * Translates a script's status code into the store contract's terms. Unknown events, events of
@@ -42,6 +43,8 @@ export function mapScriptStatus(status: unknown, script: string): ScriptOutcome 
       return 'not_found';
     case ScriptStatus.MAX_OUTSTANDING:
       return 'max_outstanding';
+    case ScriptStatus.RATE_LIMITED:
+      return 'rate_limited';
     default:
       throw new Error(`Lua script ${script} returned an unknown status ${JSON.stringify(status)}`);
   }

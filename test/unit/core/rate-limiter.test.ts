@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError, RateLimitedError } from '../../../src/core/errors.js';
 import { DEFAULT_RATE_LIMITS, RateLimiter } from '../../../src/core/rate-limiter.js';
+import { createMemoryStore } from '../../../src/stores/memory/memory-store.js';
 import { ALICE, BOB, createHarness, message } from '../../helpers/scheduler-harness.js';
 
 describe('RateLimiter', () => {
@@ -65,6 +66,28 @@ describe('RateLimiter', () => {
     expect(warn).toHaveBeenCalled();
   });
 
+  it('describes a charge only for an enabled bucket whose counters live on the given target', () => {
+    const target = {};
+    const limiter = new RateLimiter({
+      keyPrefix: 'px',
+      chargeTarget: target,
+      buckets: { manage: { points: 7, durationMs: 3000, blockDurationMs: 9000 }, send: false },
+    });
+    expect(limiter.chargeFor('manage', ALICE, target)).toEqual({
+      key: `px:manage:${ALICE.userId}|${ALICE.deviceId}`,
+      points: 1,
+      limit: 7,
+      durationMs: 3000,
+      blockDurationMs: 9000,
+    });
+    expect(limiter.chargeFor('manage', { userId: BOB.userId }, target)?.key).toBe(`px:manage:${BOB.userId}|`);
+    expect(limiter.chargeFor('schedule', ALICE, target)?.blockDurationMs).toBe(0);
+    expect(limiter.chargeFor('send', ALICE, target)).toBeUndefined();
+    expect(limiter.chargeFor('manage', ALICE, {})).toBeUndefined();
+    expect(limiter.chargeFor('manage', ALICE, undefined)).toBeUndefined();
+    expect(new RateLimiter().chargeFor('manage', ALICE, target)).toBeUndefined();
+  });
+
   describe('in the scheduler', () => {
     const bucketsOnly = (bucket: 'schedule' | 'manage' | 'send') =>
       new RateLimiter({
@@ -85,6 +108,21 @@ describe('RateLimiter', () => {
         const attempt = action === 'list' ? scheduler.list(ALICE) : scheduler[action](ALICE, delayId);
         await expect(attempt).rejects.toMatchObject({ bucket: 'manage' });
       }
+    });
+
+    it('charges restarts itself when the store takes no charges (memory store)', async () => {
+      const limiter = new RateLimiter({
+        chargeTarget: {},
+        buckets: { schedule: false, manage: { points: 1, durationMs: 60_000 }, send: false, delivery: false },
+      });
+      const consume = vi.spyOn(limiter, 'tryConsume');
+      const store = createMemoryStore();
+      expect(store.chargeTarget).toBeUndefined();
+      const { scheduler } = await createHarness({ rateLimiter: limiter, store });
+      const { delayId } = await scheduler.schedule(message(100_000));
+      await scheduler.restart(ALICE, delayId);
+      await expect(scheduler.restart(ALICE, delayId)).rejects.toMatchObject({ bucket: 'manage', httpStatus: 429 });
+      expect(consume).toHaveBeenCalledTimes(2);
     });
 
     it('"send" limits the send action on top of "manage"', async () => {

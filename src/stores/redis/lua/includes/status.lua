@@ -7,3 +7,4 @@ local NOT_OWNER = -2       -- the event belongs to another user
 local CLAIMED = -3         -- the event is being sent (claimed), so it cannot be changed
 local CLAIM_LOST = -4      -- the caller's claim expired and another claim replaced it
 local MAX_OUTSTANDING = -5 -- the user is at their cap
+local RATE_LIMITED = -6    -- a rate-limit charge taken in the script was refused
