@@ -360,6 +360,7 @@ export class DelayedEventScheduler {
   private async drainLoop(): Promise<void> {
     const { clock, claimBatchSize, leaseMs, logger } = this.options;
     let retryAtMs: number | undefined;
+    let finalising: Promise<void> = Promise.resolve();
     do {
       this.drainAgain = false;
       try {
@@ -367,6 +368,11 @@ export class DelayedEventScheduler {
           const batch = await this.store.claimDue({ nowMs: clock.now(), max: claimBatchSize, leaseMs, claimToken: newClaimToken() });
           if (batch.length === 0) break;
           await this.delivery.sendBatch(batch);
+          // This batch's finalisations go to the store now and overlap the next claim; waiting for the
+          // previous batch's keeps at most two batches unfinalised (their leases hold meanwhile).
+          const previous = finalising;
+          finalising = this.delivery.finalised();
+          await previous;
           // Let the host's I/O run between batches: a storm must not freeze HTTP serving. (Yielding
           // only every few milliseconds measured slower and with longer stalls: the turns give the
           // garbage collector its chances.)
@@ -377,6 +383,7 @@ export class DelayedEventScheduler {
         retryAtMs = clock.now() + Math.min(this.options.pollIntervalMs, 5000);
       }
     } while (this.drainAgain && this.running && retryAtMs === undefined);
+    await this.delivery.finalised();
     if (!this.running) return;
     let nextDueAtMs: number | undefined;
     try {

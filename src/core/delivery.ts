@@ -6,9 +6,11 @@ import { asMatrixError, RateLimitedError } from './errors.js';
 import type { ResolvedSchedulerOptions } from './options.js';
 import type { RateLimiter } from './rate-limiter.js';
 import type { DueDelayedEvent, FinalOutcome, JsonObject } from './types.js';
-import type { ClaimedDelayedEvent, DelayedEventStore, StoredDelayedEvent } from '../stores/store.js';
+import type { ClaimedDelayedEvent, DelayedEventStore, MutationResult, StoredDelayedEvent } from '../stores/store.js';
 
-const ALLOWED = { ok: true } as const;
+const SENT: FinalOutcome = Object.freeze({ kind: 'sent' });
+/** Most finalisations sent to the store in one call; a full queue goes out without waiting for the turn to end. */
+const FINALISE_BATCH = 256;
 
 /** @internal */
 export function toDueEvent(event: StoredDelayedEvent, trigger: DueDelayedEvent['trigger']): DueDelayedEvent {
@@ -44,6 +46,12 @@ export function isPermanentFailure(error: unknown): boolean {
 
 /** @internal */
 export class Delivery {
+  // Finalisations waiting for the end of the current turn, as two parallel lists (no object per event).
+  private queuedEvents: ClaimedDelayedEvent[] = [];
+  private queuedOutcomes: FinalOutcome[] = [];
+  private flushScheduled = false;
+  private readonly inFlight = new Set<Promise<void>>();
+
   constructor(
     private readonly options: ResolvedSchedulerOptions,
     private readonly store: DelayedEventStore,
@@ -54,7 +62,9 @@ export class Delivery {
 
   /**
    * Sends one claimed batch: events of one room one after another in due order, rooms concurrently up
-   * to `maxConcurrentSends`.
+   * to `maxConcurrentSends`. Resolves once every event was sent or failed. Their removal from the store
+   * is queued and goes out as one store call per turn ({@link Delivery.finalised} waits for it), so a
+   * room's next event never waits for a store round trip.
    */
   async sendBatch(batch: readonly ClaimedDelayedEvent[]): Promise<void> {
     const byRoom = new Map<string, ClaimedDelayedEvent[]>();
@@ -68,7 +78,10 @@ export class Delivery {
     const worker = async (): Promise<void> => {
       while (next < rooms.length) {
         const room = rooms[next++] as ClaimedDelayedEvent[];
-        for (const event of room) await this.sendDue(event);
+        for (const event of room) {
+          const sending = this.sendDue(event);
+          if (sending !== undefined) await sending;
+        }
       }
     };
     const workers: Promise<void>[] = [];
@@ -76,12 +89,28 @@ export class Delivery {
     await Promise.all(workers);
   }
 
-  /** Sends one event whose timer ran out. Never throws: every outcome is stored or left to the lease. */
-  private async sendDue(event: ClaimedDelayedEvent): Promise<void> {
+  /**
+   * Sends every finalisation queued so far to the store now. Resolves when those and all earlier ones
+   * are stored and reported; never rejects (a store fault leaves the events to their lease).
+   */
+  finalised(): Promise<void> {
+    this.flush();
+    return this.inFlight.size === 0 ? Promise.resolve() : Promise.all(this.inFlight).then(() => undefined);
+  }
+
+  /**
+   * Sends one event whose timer ran out. Never rejects: every outcome is stored or left to the lease.
+   * Returns `undefined` when it finished synchronously (a synchronous host, no rate limit), so a storm
+   * pays no promise per event there.
+   */
+  private sendDue(event: ClaimedDelayedEvent): Promise<void> | undefined {
+    return this.rateLimiter.isEnabled('delivery') ? this.sendLimited(event) : this.sendNow(event);
+  }
+
+  private async sendLimited(event: ClaimedDelayedEvent): Promise<void> {
     const { clock, logger } = this.options;
     try {
-      // Skipping the await when the bucket is off keeps a storm from paying a promise per event for nothing.
-      const allowed = this.rateLimiter.isEnabled('delivery') ? await this.rateLimiter.tryConsume('delivery', event) : ALLOWED;
+      const allowed = await this.rateLimiter.tryConsume('delivery', event);
       if (!allowed.ok) {
         if (this.options.deliveryRateLimitPolicy === 'defer') {
           logger.info?.(`delayed event ${event.delayId} deferred by ${allowed.retryAfterMs} ms: delivery rate limit`);
@@ -93,26 +122,43 @@ export class Delivery {
           });
           if (result.ok) this.wakeBy(result.nextDueAtMs);
         } else {
-          await this.finalise(event, 'timeout', { kind: 'failed', error: new RateLimitedError('delivery', allowed.retryAfterMs) });
+          this.queueFinalise(event, { kind: 'failed', error: new RateLimitedError('delivery', allowed.retryAfterMs) });
         }
         return;
       }
-      let failure: unknown;
-      let failed = false;
-      try {
-        const sending = this.options.sendEvent(toDueEvent(event, 'timeout'));
-        // A synchronous host answers without a promise; skipping the await saves a turn per event.
-        if (isThenable(sending)) await sending;
-      } catch (error) {
-        failed = true;
-        failure = error;
-      }
-      if (!failed) return void (await this.finalise(event, 'timeout', { kind: 'sent' }));
-      await this.handleFailure(event, failure);
     } catch (storeFault) {
-      // The claim's lease runs out and the event becomes due again, so nothing is lost.
-      logger.error?.(`delayed event ${event.delayId}: store fault during delivery; will retry after the lease`, storeFault);
+      this.storeFault(event, storeFault);
+      return;
     }
+    await this.sendNow(event);
+  }
+
+  /** Hands the event to the host; a synchronous host answers without a promise, which saves a turn per event. */
+  private sendNow(event: ClaimedDelayedEvent): Promise<void> | undefined {
+    let sending: unknown;
+    try {
+      sending = this.options.sendEvent(toDueEvent(event, 'timeout'));
+    } catch (error) {
+      return this.failed(event, error);
+    }
+    if (!isThenable(sending)) return void this.queueFinalise(event, SENT);
+    return Promise.resolve(sending).then(
+      () => this.queueFinalise(event, SENT),
+      (error: unknown) => this.failed(event, error),
+    );
+  }
+
+  private async failed(event: ClaimedDelayedEvent, error: unknown): Promise<void> {
+    try {
+      await this.handleFailure(event, error);
+    } catch (storeFault) {
+      this.storeFault(event, storeFault);
+    }
+  }
+
+  private storeFault(event: ClaimedDelayedEvent, fault: unknown): void {
+    // The claim's lease runs out and the event becomes due again, so nothing is lost.
+    this.options.logger.error?.(`delayed event ${event.delayId}: store fault during delivery; will retry after the lease`, fault);
   }
 
   private async handleFailure(event: ClaimedDelayedEvent, error: unknown): Promise<void> {
@@ -120,7 +166,7 @@ export class Delivery {
     const attempts = event.attempts + 1;
     if (isPermanentFailure(error) || attempts >= deliveryRetry.attempts) {
       logger.warn?.(`delayed event ${event.delayId} failed after ${attempts} attempt(s)`, error);
-      await this.finalise(event, 'timeout', { kind: 'failed', error });
+      this.queueFinalise(event, { kind: 'failed', error });
       return;
     }
     const backoffMs = Math.min(deliveryRetry.maxBackoffMs, deliveryRetry.initialBackoffMs * 2 ** (attempts - 1));
@@ -128,6 +174,59 @@ export class Delivery {
     const nowMs = clock.now();
     const result = await this.store.reschedule(event.delayId, event.claimToken, { sendAtMs: nowMs + backoffMs, attempts, nowMs });
     if (result.ok) this.wakeBy(result.nextDueAtMs);
+  }
+
+  /**
+   * Queues the removal of a delivered (or given-up) event. The queue goes to the store when the turn's
+   * promise continuations have run (`process.nextTick`), when it is full, or on {@link Delivery.finalised}.
+   */
+  private queueFinalise(event: ClaimedDelayedEvent, outcome: FinalOutcome): void {
+    this.queuedEvents.push(event);
+    this.queuedOutcomes.push(outcome);
+    if (this.queuedEvents.length >= FINALISE_BATCH) this.flush();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(() => {
+        this.flushScheduled = false;
+        this.flush();
+      });
+    }
+  }
+
+  private flush(): void {
+    const events = this.queuedEvents;
+    if (events.length === 0) return;
+    const outcomes = this.queuedOutcomes;
+    this.queuedEvents = [];
+    this.queuedOutcomes = [];
+    const running: Promise<void> = this.finaliseAll(events, outcomes).finally(() => this.inFlight.delete(running));
+    this.inFlight.add(running);
+  }
+
+  /** Removes claimed events, one store call when the store batches, and reports each one removed. */
+  private async finaliseAll(events: readonly ClaimedDelayedEvent[], outcomes: readonly FinalOutcome[]): Promise<void> {
+    if (this.store.finaliseMany === undefined) {
+      await Promise.all(
+        events.map(async (event, i) => {
+          try {
+            await this.finalise(event, 'timeout', outcomes[i] as FinalOutcome);
+          } catch (storeFault) {
+            this.storeFault(event, storeFault);
+          }
+        }),
+      );
+      return;
+    }
+    let results: readonly MutationResult[];
+    try {
+      results = await this.store.finaliseMany(events, this.options.clock.now());
+    } catch (storeFault) {
+      for (const event of events) this.storeFault(event, storeFault);
+      return;
+    }
+    for (let i = 0; i < events.length; i++) {
+      if (results[i]?.ok) this.report(events[i] as ClaimedDelayedEvent, 'timeout', outcomes[i] as FinalOutcome);
+    }
   }
 
   /** Removes a claimed event and reports the outcome (once: only the claim holder gets `ok`). */

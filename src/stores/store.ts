@@ -278,6 +278,19 @@ export interface DelayedEventStore {
   /** Removes a claimed event for good. A no-op returning `not_found` when the claim is no longer held. */
   finalise(delayId: DelayId, claimToken: string, nowMs: number): Promise<MutationResult>;
 
+  /**
+   * Optional: {@link DelayedEventStore.finalise} for several claimed events in one call, as a storm
+   * delivers them (one round trip per batch instead of one per event). Each item is finalised on its
+   * own, in order, exactly as `finalise(event.delayId, event.claimToken, nowMs)` would: a claim no
+   * longer held gives `not_found` for that item and leaves the others alone. `events` are the records
+   * as {@link DelayedEventStore.claimDue} or {@link DelayedEventStore.claim} returned them, so a store
+   * may rely on their owner, room, type and state key (which never change) once the claim token
+   * matches. The scheduler falls back to one `finalise` per event when a store lacks it.
+   *
+   * @returns One result per event, in order.
+   */
+  finaliseMany?(events: readonly ClaimedDelayedEvent[], nowMs: number): Promise<MutationResult[]>;
+
   /** Cancels pending state events for one (room, type, state key), keeping `keepUserId`'s own. */
   cancelByStateKey(filter: StateKeyFilter): Promise<CancelByStateKeyResult>;
 

@@ -203,6 +203,18 @@ class MemoryStore implements DelayedEventStore {
     return { ok: true, nextDueAtMs: this.due.peekDueAtMs() };
   }
 
+  async finaliseMany(events: readonly ClaimedDelayedEvent[]): Promise<MutationResult[]> {
+    const finalised: boolean[] = [];
+    for (const event of events) {
+      const slot = this.claimedBy(event.delayId, event.claimToken);
+      if (slot !== NONE) this.delete(slot);
+      finalised.push(slot !== NONE);
+    }
+    // Every item sees the earliest due time after the whole batch, as with one call to a shared store.
+    const done = { ok: true, nextDueAtMs: this.due.peekDueAtMs() } as const;
+    return finalised.map((ok) => (ok ? done : NOT_FOUND));
+  }
+
   async cancelByStateKey(filter: StateKeyFilter): Promise<CancelByStateKeyResult> {
     const s = this.slots;
     const cancelled: StoredDelayedEvent[] = [];
