@@ -219,6 +219,47 @@ export function describeStoreConformance(
       expect(await ctx().store.nextDueAtMs()).toBeUndefined();
     });
 
+    it('finalises several claimed events in one call (finaliseMany, when offered), each on its own', async (testContext) => {
+      const store = ctx().store;
+      if (store.finaliseMany === undefined) return testContext.skip();
+      const state = { type: 'm.call.member', stateKey: '_@alice:example.org_DEV_m.call' };
+      const a = event({ delayMs: 0, ...state });
+      const b = event({ delayMs: 0 });
+      const c = event({ delayMs: 0, userId: '@bob:example.org' });
+      const later = event({ delayMs: 5000 });
+      for (const e of [a, b, c, later]) await add(e, 3);
+      const claimedB = await store.claim(b.delayId, b.userId, claimOpts('first'));
+      ctx().clock.advance(LEASE_MS / 2);
+      const first = await store.claimDue({ ...claimOpts('first'), max: 2 });
+      expect(first.map((e) => e.delayId).sort()).toEqual([a.delayId, c.delayId].sort());
+      // b's lease lapses and another worker claims it: the first holder's item must not touch it.
+      ctx().clock.advance(LEASE_MS / 2);
+      const retaken = await store.claimDue({ ...claimOpts('second'), max: 3 });
+      const claimedA = first.find((e) => e.delayId === a.delayId)!;
+      const results = await store.finaliseMany(
+        [claimedA, claimedB.ok ? claimedB.event : claimedA, first.find((e) => e.delayId === c.delayId)!, claimedA],
+        ctx().clock.now(),
+      );
+      const stillDue = await store.nextDueAtMs();
+      expect(results).toEqual([
+        { ok: true, nextDueAtMs: stillDue },
+        { ok: false, reason: 'not_found' },
+        { ok: true, nextDueAtMs: stillDue },
+        { ok: false, reason: 'not_found' },
+      ]);
+      expect(retaken.map((e) => e.delayId)).toEqual([later.delayId, b.delayId]);
+      expect(await store.get(a.delayId)).toBeUndefined();
+      expect(await store.get(c.delayId)).toBeUndefined();
+      expect(await store.get(b.delayId)).toBeDefined();
+      // Every index let go of the removed events: alice's cap has room again and the state key is free.
+      expect(await add(event(), 3)).toMatchObject({ ok: true });
+      const next = event({ delayMs: 1000, ...state });
+      expect(await add(next, 100)).toMatchObject({ ok: true });
+      const { cancelled } = await store.cancelByStateKey({ roomId: next.roomId, ...state, keepUserId: undefined, nowMs: ctx().clock.now() });
+      expect(cancelled.map((e) => e.delayId)).toEqual([next.delayId]);
+      expect(await store.finaliseMany([], ctx().clock.now())).toEqual([]);
+    });
+
     it('claims one pending event for the send action, whether due or not, only for its owner', async () => {
       const e = event({ delayMs: 100_000 });
       await add(e);
@@ -308,6 +349,7 @@ export function describeStoreConformance(
         | { kind: 'advance'; ms: number }
         | { kind: 'claimDue'; max: number }
         | { kind: 'finish'; pick: number; reschedule: boolean }
+        | { kind: 'finishAll'; stale: boolean }
         | { kind: 'state'; state: number; keepUser: number | null };
       const opArb: fc.Arbitrary<Op> = fc.oneof(
         fc.record({ kind: fc.constant('add' as const), user: fc.nat(2), delayMs: fc.nat(3000), state: fc.option(fc.nat(2)) }),
@@ -315,6 +357,7 @@ export function describeStoreConformance(
         fc.record({ kind: fc.constant('advance' as const), ms: fc.nat(2000) }),
         fc.record({ kind: fc.constant('claimDue' as const), max: fc.integer({ min: 1, max: 5 }) }),
         fc.record({ kind: fc.constant('finish' as const), pick: fc.nat(50), reschedule: fc.boolean() }),
+        fc.record({ kind: fc.constant('finishAll' as const), stale: fc.boolean() }),
         fc.record({ kind: fc.constant('state' as const), state: fc.nat(2), keepUser: fc.option(fc.nat(2)) }),
       );
       interface ModelEvent {
@@ -403,6 +446,31 @@ export function describeStoreConformance(
                     expect((await store.finalise(target.id, target.claim!, now)).ok).toBe(true);
                     model.delete(target.id);
                   }
+                  break;
+                }
+                case 'finishAll': {
+                  // Every held claim in one finaliseMany call (one finalise each for stores without it),
+                  // plus an item whose claim token is stale when asked.
+                  const held = existing.filter((e) => e.claim !== undefined);
+                  const items = held.map((e) => ({ id: e.id, user: e.user, token: e.claim!, stateKey: e.stateKey }));
+                  if (op.stale && held[0]) items.push({ ...items[0]!, token: 'stale' });
+                  const claimedEvents = items.map(
+                    (item): ClaimedDelayedEvent => ({
+                      ...event({ delayId: item.id, userId: item.user, stateKey: item.stateKey }),
+                      roomId: '!r:x',
+                      type: 't',
+                      runningSinceMs: 0,
+                      sendAtMs: 0,
+                      attempts: 0,
+                      claimToken: item.token,
+                      leaseUntilMs: 0,
+                    }),
+                  );
+                  const results = store.finaliseMany
+                    ? await store.finaliseMany(claimedEvents, now)
+                    : await Promise.all(claimedEvents.map((e) => store.finalise(e.delayId, e.claimToken, now)));
+                  expect(results.map((r) => r.ok)).toEqual(items.map((item) => item.token !== 'stale'));
+                  for (const e of held) model.delete(e.id);
                   break;
                 }
                 case 'state': {

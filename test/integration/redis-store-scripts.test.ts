@@ -301,6 +301,31 @@ describe('scripts', () => {
     expect(await store.restart(events[0]!.delayId, events[0]!.userId, now)).toMatchObject({ ok: true, sendAtMs: now + 1000 });
   });
 
+  it('finalises a storm batch in few script calls from the claimed fields, leaving no key behind', async () => {
+    const prefix = freshPrefix();
+    const store = open(prefix);
+    const users = ['@alice:example.org', '@b\u0002:x', '@📞:example.org'];
+    // More than one script call's worth, with state keys stored plainly, as templates, and absent.
+    const events = Array.from({ length: 300 }, (_, i) => {
+      const userId = users[i % 3]!;
+      const stateKey = i % 4 === 0 ? undefined : i % 4 === 1 ? `_${userId}_PHONE_m.call` : i % 4 === 2 ? '' : `k${i}`;
+      return event({ delayMs: 0, userId, stateKey, roomId: `!r${i % 5}:x`, type: 'org.matrix.msc3401.call.member' });
+    });
+    for (const e of events) await store.add(e, addOptions());
+    const claimed = await store.claimDue({ ...claim('storm'), max: 1000 });
+    expect(claimed).toHaveLength(300);
+    const stale = { ...claimed[0]!, claimToken: 'not-the-holder' };
+    const before = Number((await client.info('commandstats')).match(/cmdstat_evalsha:calls=(\d+)/)?.[1] ?? 0);
+    const results = await store.finaliseMany([stale, ...claimed, claimed[1]!], clock.now());
+    const after = Number((await client.info('commandstats')).match(/cmdstat_evalsha:calls=(\d+)/)?.[1] ?? 0);
+    expect(results[0]).toEqual({ ok: false, reason: 'not_found' });
+    expect(results.slice(1, 301).every((r) => r.ok)).toBe(true);
+    expect(results[301]).toEqual({ ok: false, reason: 'not_found' });
+    // Other test files share this Redis, so only a loose bound: far fewer calls than events.
+    expect(after - before).toBeLessThan(20);
+    expect(await keysByPrefix(client, `${prefix}:`)).toEqual([]);
+  });
+
   it('applies a batch of concurrent adds in order: one transaction key, one event', async () => {
     const store = open(freshPrefix());
     const results = await Promise.all(

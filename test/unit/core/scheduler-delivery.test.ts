@@ -5,6 +5,7 @@ import { MatrixError, RateLimitedError } from '../../../src/core/errors.js';
 import { RateLimiter } from '../../../src/core/rate-limiter.js';
 import { createMemoryStore } from '../../../src/stores/memory/memory-store.js';
 import { ManualClock } from '../../../src/testing/manual-clock.js';
+import type { DelayedEventStore } from '../../../src/stores/store.js';
 import { ALICE, BOB, createHarness, message, ROOM, unlimited } from '../../helpers/scheduler-harness.js';
 
 const call = (stateKey: string, delayMs: number, who = ALICE, content: Record<string, unknown> = {}) => ({
@@ -228,6 +229,92 @@ describe('DelayedEventScheduler delivery', () => {
       ]);
       expect(cancelled).toEqual([0, 0, 0]);
       expect((await scheduler.list(ALICE)).events).toHaveLength(2);
+    });
+  });
+
+  describe('finalising a storm', () => {
+    /** The memory store with its finalise calls counted, and optionally held until released. */
+    function watchedStore(options: { batched?: boolean; hold?: boolean; failOnce?: boolean } = {}) {
+      const store = createMemoryStore();
+      const calls = { finalise: 0, finaliseMany: 0 };
+      let release: () => void = () => undefined;
+      const held = options.hold ? new Promise<void>((resolve) => (release = resolve)) : Promise.resolve();
+      let failures = options.failOnce ? 1 : 0;
+      const watched: DelayedEventStore = Object.create(store) as DelayedEventStore;
+      Object.assign(watched, {
+        finalise: async (...args: Parameters<DelayedEventStore['finalise']>) => {
+          calls.finalise++;
+          await held;
+          return store.finalise(...args);
+        },
+        finaliseMany:
+          options.batched === false
+            ? undefined
+            : async (...args: Parameters<NonNullable<DelayedEventStore['finaliseMany']>>) => {
+                calls.finaliseMany++;
+                await held;
+                if (failures-- > 0) throw new Error('ECONNRESET');
+                return store.finaliseMany!(...args);
+              },
+      });
+      return { store: watched, calls, release };
+    }
+
+    it('removes a claimed batch with one store call and reports every event', async () => {
+      const { store, calls } = watchedStore();
+      const harness = await createHarness({ store });
+      const ids: string[] = [];
+      for (let i = 0; i < 30; i++) ids.push((await harness.scheduler.schedule({ ...message(1000), roomId: `!r${i % 3}:x` })).delayId);
+      await harness.clock.advanceAsync(1000);
+      await harness.scheduler.idle();
+      expect(calls).toEqual({ finalise: 0, finaliseMany: 1 });
+      expect(harness.finalised.map((f) => f.event.delayId).sort()).toEqual([...ids].sort());
+      expect(harness.finalised.every((f) => f.outcome.kind === 'sent')).toBe(true);
+      expect(await store.nextDueAtMs()).toBeUndefined();
+    });
+
+    it("sends a room's next event without waiting for the previous one's removal", async () => {
+      const { store, release } = watchedStore({ hold: true });
+      const harness = await createHarness({ store });
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) ids.push((await harness.scheduler.schedule(message(1000))).delayId);
+      // The delivery run cannot end while the store holds the removals, so the clock is not awaited yet.
+      const advancing = harness.clock.advanceAsync(1000);
+      // All three go out, in order, while the store still holds the first removal.
+      await vi.waitFor(() => expect(harness.sent.map((e) => e.delayId)).toEqual(ids));
+      expect(harness.finalised).toEqual([]);
+      release();
+      await advancing;
+      await harness.scheduler.idle();
+      expect(harness.finalised.map((f) => f.event.delayId)).toEqual(ids);
+      expect(await store.nextDueAtMs()).toBeUndefined();
+    });
+
+    it('falls back to one finalise per event for a store without finaliseMany', async () => {
+      const { store, calls } = watchedStore({ batched: false });
+      const harness = await createHarness({ store });
+      for (let i = 0; i < 4; i++) await harness.scheduler.schedule(message(1000));
+      await harness.clock.advanceAsync(1000);
+      await harness.scheduler.idle();
+      expect(calls).toEqual({ finalise: 4, finaliseMany: 0 });
+      expect(harness.finalised).toHaveLength(4);
+      expect(await store.nextDueAtMs()).toBeUndefined();
+    });
+
+    it('loses nothing when removing a batch fails: the events are sent again after the lease', async () => {
+      const { store } = watchedStore({ failOnce: true });
+      const harness = await createHarness({ store, leaseMs: 5000 });
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) ids.push((await harness.scheduler.schedule(message(1000))).delayId);
+      await harness.clock.advanceAsync(1000);
+      await harness.scheduler.idle();
+      expect(harness.sent).toHaveLength(3);
+      expect(harness.finalised).toEqual([]);
+      await harness.clock.advanceAsync(5000);
+      await harness.scheduler.idle();
+      expect(harness.sent.map((e) => e.delayId).sort()).toEqual([...ids, ...ids].sort());
+      expect(harness.finalised.map((f) => f.event.delayId).sort()).toEqual([...ids].sort());
+      expect(await store.nextDueAtMs()).toBeUndefined();
     });
   });
 
