@@ -63,6 +63,8 @@ export interface RedisStore extends DelayedEventStore {
    * (Redis pub/sub on a connection the store duplicates from the client on first use).
    */
   watch(listener: (dueAtMs: number) => void): () => void;
+  /** Always present: one script call per 128 events (see {@link DelayedEventStore.finaliseMany}). */
+  finaliseMany(events: readonly ClaimedDelayedEvent[], nowMs: number): Promise<MutationResult[]>;
   /** Closes the store's subscriber connection (never the client it was given). */
   close(): Promise<void>;
 }
