@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/testing/index.js';
 import { createRedisStore, type RedisStore } from '../../src/stores/redis/index.js';
@@ -198,6 +199,34 @@ describe('byte-exact content', () => {
       expect(cancelled.map((c) => [c.delayId, c.stateKey])).toEqual([[e.delayId, e.stateKey]]);
     }
     expect(await keysByPrefix(client, `${prefix}:`)).toEqual([]);
+  });
+
+  it('stores records built in Node byte for byte as codec.lua would have encoded them', async () => {
+    const codec = readFileSync(new URL('../../src/stores/redis/lua/includes/codec.lua', import.meta.url), 'utf8');
+    const lua = `${codec}
+local e = { l = tonumber(ARGV[1]), a = 0, u = ARGV[2], r = ARGV[4], t = ARGV[5], c = ARGV[7] }
+if ARGV[8] == '1' then e.d = ARGV[3] end
+if ARGV[9] == '1' then e.k = ARGV[6] end
+return encodeEvent(e)`;
+    const userId = '@alice:example.org';
+    const cases: Partial<NewDelayedEvent>[] = [
+      {},
+      { deviceId: undefined, stateKey: '' },
+      { deviceId: '', stateKey: `_${userId}_` },
+      { stateKey: `_${userId}_PHONE_m.call` },
+      { stateKey: `PHONE_${userId}${userId}_PHONE` },
+      { stateKey: `_${userId}_\u0001`, deviceId: 'P\u0002' },
+      { userId: '@ünïcødé:例え.jp', deviceId: '📞', stateKey: '_@ünïcødé:例え.jp_📞_x', roomId: '!房间:example.org' },
+      { stateKey: '~🙂:7:', contentJson: '{"body":"\\ud83d ~3:x;"}', delayMs: 86_400_000 },
+    ];
+    for (const c of cases) {
+      const e = event({ userId, ...c });
+      const expected = await client.eval(lua, 0, e.delayMs, e.userId, e.deviceId ?? '', e.roomId, e.type, e.stateKey ?? '', e.contentJson, e.deviceId === undefined ? '0' : '1', e.stateKey === undefined ? '0' : '1');
+      const prefix = freshPrefix();
+      const store = open(prefix);
+      await store.add(e, addOptions());
+      expect(await client.hget(redisKeys(prefix, prefix).events, e.delayId), JSON.stringify(c)).toBe(expected);
+    }
   });
 
   it('keeps several pending events of one state key in one state-index field', async () => {

@@ -16,7 +16,8 @@ import type {
   StoreCapabilities,
   StoredDelayedEvent,
 } from '../store.js';
-import { checkKeyPart, redisKeys, type RedisKeys } from './keys.js';
+import { encodeNewEvent } from './codec.js';
+import { checkKeyPart, redisKeys, stateSlotFromBase, txnKeyFromBase, userKeyFromBase, type RedisKeys } from './keys.js';
 import { isCluster, RedisConnection, type RedisClient } from './redis-connection.js';
 import { MicroBatcher } from './micro-batcher.js';
 import { mapScriptStatus } from './script-status.js';
@@ -163,26 +164,30 @@ class RedisDelayedEventStore implements RedisStore {
     return this.adds.submit({ event, options });
   }
 
-  /** Adds arriving in the same event-loop turn go to Redis as one script call, applied in order. */
+  /**
+   * Adds arriving in the same event-loop turn go to Redis as one script call, applied in order. Every
+   * string the script stores is built here (record, key suffixes, state slot, transaction record),
+   * where it costs the Node process little, instead of in Lua, where it cost most of an add's Redis time.
+   */
   private async addBatch(items: readonly AddItem[]): Promise<AddResult[]> {
     const k = this.keys;
     const args: (string | number)[] = [k.wakeChannel];
     for (const { event, options } of items) {
-      const flags = `${event.deviceId === undefined ? '' : 'd'}${event.stateKey === undefined ? '' : 'k'}${event.txnKey === undefined ? '' : 't'}`;
+      const { delayId, stateKey, txnKey } = event;
+      const state = stateKey === undefined ? undefined : stateSlotFromBase('', event.roomId, event.type, stateKey);
       args.push(
-        event.delayId,
+        delayId,
         options.nowMs,
         options.maxPerUser,
+        userKeyFromBase('', event.userId),
+        encodeNewEvent(event),
+        options.nowMs + event.delayMs,
+        txnKey === undefined ? '' : txnKeyFromBase('', txnKey),
+        `${options.nowMs + options.txnTtlMs}:${delayId}`,
         options.txnTtlMs,
-        event.userId,
-        event.deviceId ?? '',
-        event.roomId,
-        event.type,
-        event.stateKey ?? '',
-        event.contentJson,
-        event.delayMs,
-        flags,
-        event.txnKey ?? '',
+        state?.key ?? '',
+        state?.field ?? '',
+        `${Buffer.byteLength(delayId)}:${delayId}`,
       );
     }
     const reply = (await this.redis.script('addDelayedEvents', [k.events, k.due, k.base], args)) as Reply;

@@ -5,15 +5,14 @@
 
   KEYS[1] events hash   <prefix>:{<tag>}:ev
   KEYS[2] due index     <prefix>:{<tag>}:due
-  KEYS[3] base          <prefix>:{<tag>}:   (owner, state and transaction keys are built from it:
-                                             includes/keys.lua, mirrored by keys.ts)
+  KEYS[3] base          <prefix>:{<tag>}:   (owner, state and transaction keys are this plus a suffix
+                                             built by keys.ts, so they share its hash tag)
 
   ARGV[1] wake channel (PUBLISHed to when an event becomes the earliest due)
-  then 13 arguments per event:
-    delayId, nowMs, maxPerUser, txnTtlMs, userId, deviceId ("" when absent), roomId, type,
-    stateKey ("" when absent), content JSON (stored byte-exact), delayMs,
-    flags ("d" deviceId present, "k" stateKey present, "t" transaction key present),
-    txnKey ("" when absent)
+  then 12 arguments per event, every string built by the store (redis-store.ts):
+    delayId, nowMs, maxPerUser, owner key suffix, packed record (codec.ts), sendAtMs,
+    transaction key suffix ("" when none), transaction record "<expiresAtMs>:<delayId>", txnTtlMs,
+    state-index bucket suffix ("" when no state key), state-index field, state-index entry
 
   Returns a flat list, three entries per event, in order:
     OK, delayId, nextDueAtMs                      added
@@ -22,27 +21,25 @@
 ]]
 -- @include includes/add-one.lua
 
-local STRIDE = 13
+local STRIDE = 12
 local batch = { earliest = nextDueAt(KEYS[2]) }
+local item = {}
 local out = {}
+local n = 0
 for i = 2, #ARGV, STRIDE do
-  local result = addOne(KEYS[1], KEYS[2], KEYS[3], ARGV[1], batch, {
-    id = ARGV[i],
-    now = tonumber(ARGV[i + 1]),
-    maxPerUser = tonumber(ARGV[i + 2]),
-    txnTtlMs = tonumber(ARGV[i + 3]),
-    userId = ARGV[i + 4],
-    deviceId = ARGV[i + 5],
-    roomId = ARGV[i + 6],
-    type = ARGV[i + 7],
-    stateKey = ARGV[i + 8],
-    content = ARGV[i + 9],
-    delayMs = tonumber(ARGV[i + 10]),
-    flags = ARGV[i + 11],
-    txnKey = ARGV[i + 12],
-  })
-  out[#out + 1] = result[1]
-  out[#out + 1] = result[2]
-  out[#out + 1] = result[3]
+  item.id = ARGV[i]
+  item.now = tonumber(ARGV[i + 1])
+  item.maxPerUser = tonumber(ARGV[i + 2])
+  item.owner = ARGV[i + 3]
+  item.record = ARGV[i + 4]
+  item.sendAt = tonumber(ARGV[i + 5])
+  item.txn = ARGV[i + 6]
+  item.txnValue = ARGV[i + 7]
+  item.txnTtlMs = tonumber(ARGV[i + 8])
+  item.state = ARGV[i + 9]
+  item.stateField = ARGV[i + 10]
+  item.stateEntry = ARGV[i + 11]
+  out[n + 1], out[n + 2], out[n + 3] = addOne(KEYS[1], KEYS[2], KEYS[3], ARGV[1], batch, item)
+  n = n + 3
 end
 return out

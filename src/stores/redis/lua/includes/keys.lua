@@ -1,13 +1,9 @@
--- Keys derived inside scripts (from stored data, or per item of a batch); always built from the
--- `base` key (`<prefix>:{<tag>}:`) the script received in KEYS, so they share its hash tag. Mirrors
--- keys.ts (userKeyFromBase, stateSlotFromBase, txnKeyFromBase); the integration tests check that both
--- sides agree.
+-- Keys derived inside scripts from stored data; always built from the `base` key
+-- (`<prefix>:{<tag>}:`) the script received in KEYS, so they share its hash tag. Mirrors keys.ts
+-- (userKeyFromBase, stateSlotFromBase); the integration tests check that both sides agree. (Adds get
+-- their keys as suffixes built by keys.ts, appended to the same base.)
 local function userKey(base, userId)
   return base .. 'u:' .. userId
-end
-
-local function txnKey(base, key)
-  return base .. 't:' .. key
 end
 
 -- Where the state index lists the pending events of one (room, type, state key): field `field` of

@@ -18,9 +18,9 @@ local function stateIndexIds(key, field)
   return ids
 end
 
-local function stateIndexAdd(base, e, id)
-  local key, field = stateSlot(base, e.r, e.t, e.k)
-  local entry = string.format('%d:', #id) .. id
+-- Adds `entry` ("<byteLength>:<id>") to field `field` of bucket `key` (both from stateSlot, or
+-- stateSlotFromBase in keys.ts).
+local function stateIndexAdd(key, field, entry)
   -- Nearly always the first pending event of its triple: one command.
   if redis.call('HSETNX', key, field, entry) == 0 then
     redis.call('HSET', key, field, redis.call('HGET', key, field) .. entry)
