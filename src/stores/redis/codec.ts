@@ -14,12 +14,13 @@ function encodeString(value: string | undefined): string {
 }
 
 /** The template markers (bytes 1 and 2): strings holding them are never templated. */
-const MARKERS = /[\u0001\u0002]/;
+const MARKER_1 = '\u0001';
+const MARKER_2 = '\u0002';
 /** A lone surrogate, which UTF-8 encoding replaces, so a search in UTF-16 would not match Lua's by bytes. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 function templatable(value: string): boolean {
-  return !MARKERS.test(value) && !LONE_SURROGATE.test(value);
+  return !value.includes(MARKER_1) && !value.includes(MARKER_2) && !LONE_SURROGATE.test(value);
 }
 
 /** Replaces the first occurrence of `part` by `marker`, or `undefined` when there is none. */
@@ -36,9 +37,9 @@ function replaceOnce(s: string, part: string, marker: string): string | undefine
  */
 function encodeStateKey(k: string | undefined, u: string, d: string | undefined): string {
   if (k !== undefined && u !== '' && templatable(k) && templatable(u)) {
-    let template = replaceOnce(k, u, '\u0001');
+    let template = replaceOnce(k, u, MARKER_1);
     if (template !== undefined) {
-      if (d !== undefined && d !== '' && templatable(d)) template = replaceOnce(template, d, '\u0002') ?? template;
+      if (d !== undefined && d !== '' && templatable(d)) template = replaceOnce(template, d, MARKER_2) ?? template;
       return `${Buffer.byteLength(template)};${template}`;
     }
   }
