@@ -138,6 +138,8 @@ interface AddItem {
  */
 const BATCH = 32;
 const BATCHES_IN_FLIGHT = 4;
+/** Most finalisations sent in one script call (keeps each call short for Redis). */
+const MAX_BATCH = 128;
 
 class RedisDelayedEventStore implements RedisStore {
   readonly capabilities: StoreCapabilities = Object.freeze({ sharedAcrossProcesses: true });
