@@ -151,7 +151,7 @@ describe('byte-exact content', () => {
       const raw = await client.hgetBuffer(redisKeys(prefix, prefix).events, e.delayId);
       expect(raw?.subarray(raw.length - Buffer.byteLength(contentJson)).equals(Buffer.from(contentJson, 'utf8'))).toBe(true);
       const [claimed] = await store.claimDue({ ...claim('w'), nowMs: clock.now() + 5000, max: 1 });
-      expect(claimed?.contentJson).toBe(contentJson);
+      expect(claimed).toEqual({ ...got, claimToken: 'w', leaseUntilMs: clock.now() + 5000 + 30_000 });
       expect(JSON.parse(claimed!.contentJson)).toEqual(JSON.parse(contentJson));
     });
   }
@@ -164,6 +164,10 @@ describe('byte-exact content', () => {
     await store.add(b, addOptions());
     expect(await store.get(a.delayId)).toMatchObject({ deviceId: undefined, stateKey: '' });
     expect(await store.get(b.delayId)).toMatchObject({ deviceId: '', stateKey: undefined });
+    // The storm's claim reads the records in Node: the same distinctions hold there.
+    const claimed = await store.claimDue({ ...claim('w'), nowMs: clock.now() + 1000, max: 2 });
+    expect(claimed.find((c) => c.delayId === a.delayId)).toMatchObject({ deviceId: undefined, stateKey: '' });
+    expect(claimed.find((c) => c.delayId === b.delayId)).toMatchObject({ deviceId: '', stateKey: undefined });
   });
 
   it('round-trips state keys that repeat the user and device ID (stored as a template)', async () => {
@@ -192,6 +196,14 @@ describe('byte-exact content', () => {
     for (const e of added) {
       expect(await store.get(e.delayId)).toMatchObject({ stateKey: e.stateKey, deviceId: e.deviceId, userId: e.userId });
     }
+    // Claimed and lapsed (claimed again): the records as the claim spliced them decode the same in Node.
+    for (const at of [clock.now() + 1000, clock.now() + 1000 + 30_000]) {
+      const claimed = await store.claimDue({ ...claim(`w${at}`), nowMs: at, max: 100 });
+      expect(claimed.map((c) => [c.delayId, c.userId, c.deviceId, c.stateKey, c.claimToken, c.sendAtMs])).toEqual(
+        added.map((e) => [e.delayId, e.userId, e.deviceId, e.stateKey, `w${at}`, clock.now() + 1000]),
+      );
+    }
+    for (const e of added) await store.reschedule(e.delayId, `w${clock.now() + 1000 + 30_000}`, { sendAtMs: clock.now() + 1000, attempts: 0, nowMs: clock.now() });
     const raw = await client.hget(redisKeys(prefix, prefix).events, added[0]!.delayId);
     expect(raw).not.toContain(added[0]!.stateKey!);
     for (const e of added) {

@@ -16,6 +16,7 @@ import type {
   StoreCapabilities,
   StoredDelayedEvent,
 } from '../store.js';
+import { decodeClaimedRecord } from './claimed-record.js';
 import { encodeNewEvent } from './codec.js';
 import { checkKeyPart, redisKeys, stateSlotFromBase, txnKeyFromBase, userKeyFromBase, type RedisKeys } from './keys.js';
 import { isCluster, RedisConnection, type RedisClient } from './redis-connection.js';
@@ -273,7 +274,10 @@ class RedisDelayedEventStore implements RedisStore {
       [this.keys.events, this.keys.due],
       [options.nowMs, options.leaseMs, options.claimToken, options.max],
     )) as Reply;
-    return reply.map((event) => claimed(event, options));
+    const leaseUntilMs = options.nowMs + options.leaseMs;
+    const events: ClaimedDelayedEvent[] = [];
+    for (let i = 0; i < reply.length; i += 2) events.push(decodeClaimedRecord(reply[i] as string, reply[i + 1] as string, leaseUntilMs));
+    return events;
   }
 
   async reschedule(
@@ -300,7 +304,9 @@ class RedisDelayedEventStore implements RedisStore {
 
   /**
    * One script call per chunk of a storm's batch, the chunks on the wire at once (Redis runs them in
-   * order). Passing the claimed fields spares the script decoding each record beyond its claim token.
+   * order). Passing the owner and the state-index slot from the claimed fields spares the script
+   * decoding each record beyond its claim token and hashing the slot: redis-server is what every
+   * worker shares, while this process has time to spare in a storm.
    */
   async finaliseMany(events: readonly ClaimedDelayedEvent[], _nowMs: number): Promise<MutationResult[]> {
     const chunks: Promise<MutationResult[]>[] = [];
@@ -313,7 +319,11 @@ class RedisDelayedEventStore implements RedisStore {
     const k = this.keys;
     const args: string[] = [];
     for (const event of events) {
-      args.push(event.delayId, event.claimToken, event.userId, event.roomId, event.type, event.stateKey === undefined ? '' : `=${event.stateKey}`);
+      if (event.stateKey === undefined) args.push(event.delayId, event.claimToken, event.userId, '', '');
+      else {
+        const slot = stateSlotFromBase(k.base, event.roomId, event.type, event.stateKey);
+        args.push(event.delayId, event.claimToken, event.userId, slot.key, slot.field);
+      }
     }
     const reply = (await this.redis.script('finaliseDelayedEvents', [k.events, k.due, k.base], args)) as Reply;
     // Every item of a batch sees the same earliest due time: the one after the whole batch.

@@ -1,6 +1,8 @@
 --[[
   Claims up to `max` due events in due order: pending ones with sendAtMs <= nowMs and claimed ones
   whose lease has lapsed (their worker is presumed dead). Each gets the new claim token and a lease.
+  The records are spliced, not decoded (see claimRecord in includes/codec.lua), and written back with
+  one HSET and one ZADD for the whole batch.
 
   KEYS[1] events hash
   KEYS[2] due index
@@ -10,28 +12,37 @@
   ARGV[3] claimToken
   ARGV[4] max
 
-  Returns a list of event replies (see eventReply in includes/codec.lua).
+  Returns a flat list, two entries per claimed event: delayId, claimed record (read by
+  decodeClaimedRecord() in src/stores/redis/claimed-record.ts).
 ]]
 -- @include includes/codec.lua
+-- @include includes/spread.lua
 
 local now = tonumber(ARGV[1])
 local leaseUntil = now + tonumber(ARGV[2])
+local tokenField = string.format('%d:', #ARGV[3]) .. ARGV[3]
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[4]))
-local out = {}
-for i = 1, #due, 2 do
-  local id = due[i]
-  local packed = redis.call('HGET', KEYS[1], id)
+if #due == 0 then return {} end
+local ids = {}
+for i = 1, #due, 2 do ids[#ids + 1] = due[i] end
+local records = hmgetSpread(KEYS[1], ids)
+local out, writes, leases, orphans = {}, {}, {}, {}
+for i = 1, #ids do
+  local id, packed = ids[i], records[i]
   if packed then
-    local e = decodeEvent(packed)
-    -- A lapsed claim keeps the send time it recorded; a pending event's is its due score.
-    if not e.ct then e.q = tonumber(due[i + 1]) end
-    e.ct = ARGV[3]
-    redis.call('HSET', KEYS[1], id, encodeEvent(e))
-    redis.call('ZADD', KEYS[2], leaseUntil, id)
-    out[#out + 1] = eventReply(id, e, e.q)
+    local claimed = claimRecord(packed, tonumber(due[2 * i]), tokenField)
+    writes[#writes + 1] = id
+    writes[#writes + 1] = claimed
+    leases[#leases + 1] = leaseUntil
+    leases[#leases + 1] = id
+    out[#out + 1] = id
+    out[#out + 1] = claimed
   else
     -- An index entry without a record cannot be sent; drop it so it is not due forever.
-    redis.call('ZREM', KEYS[2], id)
+    orphans[#orphans + 1] = id
   end
 end
+callSpread('HSET', KEYS[1], writes)
+callSpread('ZADD', KEYS[2], leases)
+callSpread('ZREM', KEYS[2], orphans)
 return out

@@ -88,3 +88,22 @@ end
 local function eventReply(id, e, sendAt)
   return { id, e.u, e.d or false, e.r, e.t, e.k or false, e.c, e.l, sendAt, e.a }
 end
+
+-- The record as claimed under `tokenField` ("<byteLength>:<claimToken>"): a splice of its prefix,
+-- so the rest (owner, device, room, type, state key, content) is copied, never decoded or encoded
+-- again (decoding and re-encoding each record was most of a storm claim's script time). A pending
+-- record records its due score `sendAt` as claimedSendAtMs; a lapsed claim keeps the send time it
+-- recorded and gets the new token. decodeClaimedRecord() in src/stores/redis/claimed-record.ts
+-- reads the result.
+local function claimRecord(packed, sendAt, tokenField)
+  local counts, q, pos = string.match(packed, '^(%d+,%d+,)(%-?%d*),()')
+  local rest
+  if string.byte(packed, pos) == 126 then -- '~': pending
+    q = string.format('%.0f', sendAt)
+    rest = pos + 1
+  else
+    local colon = string.find(packed, ':', pos, true)
+    rest = colon + tonumber(string.sub(packed, pos, colon - 1)) + 1
+  end
+  return counts .. q .. ',' .. tokenField .. string.sub(packed, rest)
+end

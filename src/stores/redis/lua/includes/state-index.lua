@@ -27,8 +27,15 @@ local function stateIndexAdd(key, field, entry)
   end
 end
 
-local function stateIndexRemove(base, e, id)
-  local key, field = stateSlot(base, e.r, e.t, e.k)
+-- Removes `id` from the field `field` of bucket `key` (see stateSlot).
+local function stateIndexRemoveAt(key, field, id)
+  local packed = redis.call('HGET', key, field)
+  if not packed then return end
+  -- Nearly always the only pending event of its triple: one comparison, no parsing.
+  if packed == string.format('%d:', #id) .. id then
+    redis.call('HDEL', key, field)
+    return
+  end
   local ids = stateIndexIds(key, field)
   local kept = {}
   for i = 1, #ids do
@@ -39,4 +46,9 @@ local function stateIndexRemove(base, e, id)
   elseif #kept < #ids then
     redis.call('HSET', key, field, table.concat(kept))
   end
+end
+
+local function stateIndexRemove(base, e, id)
+  local key, field = stateSlot(base, e.r, e.t, e.k)
+  stateIndexRemoveAt(key, field, id)
 end
