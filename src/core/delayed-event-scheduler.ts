@@ -8,7 +8,7 @@ import { RateLimiter } from './rate-limiter.js';
 import type { DelayId, JsonObject, PendingDelayedEvent, Requester } from './types.js';
 import { MAX_IDENTIFIER_LENGTH, serialiseContent, validateDelay, validateIdentifier } from './validate.js';
 import { createMemoryStore } from '../stores/memory/memory-store.js';
-import type { DelayedEventStore } from '../stores/store.js';
+import type { ClaimedDelayedEvent, DelayedEventStore } from '../stores/store.js';
 
 /** What {@link DelayedEventScheduler.schedule} takes. */
 export interface ScheduleRequest extends Requester {
@@ -359,17 +359,27 @@ export class DelayedEventScheduler {
 
   private async drainLoop(): Promise<void> {
     const { clock, claimBatchSize, leaseMs, logger } = this.options;
+    const claim = (): Promise<ClaimedDelayedEvent[]> => {
+      if (!this.running) return Promise.resolve([]);
+      const claiming = this.store.claimDue({ nowMs: clock.now(), max: claimBatchSize, leaseMs, claimToken: newClaimToken() });
+      // Awaited only after the current batch is sent: marked handled so a fault meanwhile is not an
+      // unhandled rejection (the await below still sees it).
+      claiming.catch(() => undefined);
+      return claiming;
+    };
     let retryAtMs: number | undefined;
     let finalising: Promise<void> = Promise.resolve();
     do {
       this.drainAgain = false;
       try {
-        while (this.running) {
-          const batch = await this.store.claimDue({ nowMs: clock.now(), max: claimBatchSize, leaseMs, claimToken: newClaimToken() });
-          if (batch.length === 0) break;
+        let claiming = claim();
+        for (let batch = await claiming; batch.length > 0; batch = await claiming) {
+          // The next batch is claimed while this one is sent, so the store and this process work at the
+          // same time. Batches are still sent one after the other, which keeps each room's order.
+          claiming = claim();
           await this.delivery.sendBatch(batch);
-          // This batch's finalisations go to the store now and overlap the next claim; waiting for the
-          // previous batch's keeps at most two batches unfinalised (their leases hold meanwhile).
+          // This batch's finalisations go to the store now; waiting for the previous batch's keeps at
+          // most two batches unfinalised (their leases hold meanwhile).
           const previous = finalising;
           finalising = this.delivery.finalised();
           await previous;

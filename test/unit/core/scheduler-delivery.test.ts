@@ -290,6 +290,43 @@ describe('DelayedEventScheduler delivery', () => {
       expect(await store.nextDueAtMs()).toBeUndefined();
     });
 
+    it('claims the next batch while the current one is sent, keeping the order', async () => {
+      const harness = await createHarness({ claimBatchSize: 2 });
+      let unblock: () => void = () => undefined;
+      const blocked = new Promise<void>((resolve) => (unblock = resolve));
+      harness.sendImpl = (event) => (event.delayId === ids[0] ? blocked : undefined);
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) ids.push((await harness.scheduler.schedule(message(1000))).delayId);
+      const advancing = harness.clock.advanceAsync(1000);
+      // While the first batch's first send hangs, the second batch is already claimed (claimed events
+      // are not listed); the fifth event waits for the batch after.
+      await vi.waitFor(async () => expect((await harness.scheduler.list(ALICE)).events.map((e) => e.delayId)).toEqual([ids[4]]));
+      expect(harness.sent).toEqual([]);
+      unblock();
+      await advancing;
+      await harness.scheduler.idle();
+      expect(harness.sent.map((e) => e.delayId)).toEqual(ids);
+      expect(harness.finalised).toHaveLength(5);
+    });
+
+    it('stop() during a storm sends the batch claimed ahead instead of leaving it to its lease', async () => {
+      const harness = await createHarness({ claimBatchSize: 2 });
+      let unblock: () => void = () => undefined;
+      const blocked = new Promise<void>((resolve) => (unblock = resolve));
+      harness.sendImpl = () => blocked;
+      for (let i = 0; i < 6; i++) await harness.scheduler.schedule(message(1000));
+      const advancing = harness.clock.advanceAsync(1000);
+      await vi.waitFor(async () => expect((await harness.scheduler.list(ALICE)).events).toHaveLength(2));
+      const stopping = harness.scheduler.stop();
+      unblock();
+      await stopping;
+      await advancing;
+      // Both claimed batches went out; the third was never claimed and is still pending.
+      expect(harness.sent).toHaveLength(4);
+      expect(harness.finalised).toHaveLength(4);
+      expect((await harness.scheduler.list(ALICE)).events).toHaveLength(2);
+    });
+
     it('falls back to one finalise per event for a store without finaliseMany', async () => {
       const { store, calls } = watchedStore({ batched: false });
       const harness = await createHarness({ store });
