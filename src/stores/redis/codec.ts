@@ -1,12 +1,13 @@
 /**
  * Builds the packed record of a new pending event in Node, byte for byte what `encodeEvent()` in
  * `lua/includes/codec.lua` writes (see there for the layout), so the add script only stores it:
- * building strings in Lua cost most of an add's Redis time. The integration tests compare both.
+ * building strings in Lua cost most of an add's Redis time. The integration tests compare both. Also
+ * reads claimed records ({@link decodeClaimedRecord}).
  *
  * @internal
  * @packageDocumentation
  */
-import type { NewDelayedEvent } from '../store.js';
+import type { ClaimedDelayedEvent, NewDelayedEvent } from '../store.js';
 
 /** A string field: `<byteLength>:<bytes>`, or `~` when absent. */
 function encodeString(value: string | undefined): string {
@@ -60,4 +61,87 @@ export function encodeNewEvent(event: NewDelayedEvent): string {
     encodeStateKey(event.stateKey, event.userId, event.deviceId) +
     event.contentJson
   );
+}
+
+const TILDE = 126; // '~': an absent string field
+const COLON = 58; // ':': <byteLength>:<bytes>
+const SEMICOLON = 59; // ';': <byteLength>;<template>, a templated state key
+
+/**
+ * Index in `s` after the `byteLength` UTF-8 bytes that start at `from`. Lengths in the record count
+ * UTF-8 bytes, and a JS string counts UTF-16 units: one unit is 1 to 3 bytes, a surrogate pair 4.
+ */
+function skipBytes(s: string, from: number, byteLength: number): number {
+  let i = from;
+  let bytes = 0;
+  while (bytes < byteLength) {
+    const c = s.charCodeAt(i++);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return i;
+}
+
+/**
+ * Reads a claimed record in Node: the storm's claim script returns each record as it stored it
+ * instead of decoding it into ten reply fields, since decoding in Lua held up redis-server, which every
+ * worker shares, while the delivering process has time to spare. The layout is codec.lua's, as the
+ * claim script writes it (claimedSendAtMs and the claim token always present).
+ *
+ * @param leaseUntilMs - The lease end the caller asked for (the record does not hold it).
+ * @internal
+ */
+export function decodeClaimedRecord(delayId: string, record: string, leaseUntilMs: number): ClaimedDelayedEvent {
+  const c1 = record.indexOf(',');
+  const c2 = record.indexOf(',', c1 + 1);
+  const c3 = record.indexOf(',', c2 + 1);
+  if (c1 < 0 || c2 < 0 || c3 < 0) throw new Error(`malformed delayed event record for ${delayId}`);
+  const delayMs = Number(record.slice(0, c1));
+  const attempts = Number(record.slice(c1 + 1, c2));
+  const sendAtMs = Number(record.slice(c2 + 1, c3));
+  // The string fields, each "~" or <byteLength>:<bytes> (the state key <byteLength>;<template>).
+  const fields: (string | undefined)[] = [];
+  let templated = false;
+  let pos = c3 + 1;
+  for (let i = 0; i < 6; i++) {
+    if (record.charCodeAt(pos) === TILDE) {
+      fields.push(undefined);
+      pos++;
+      continue;
+    }
+    let sep = pos;
+    while (sep < record.length && record.charCodeAt(sep) !== COLON && record.charCodeAt(sep) !== SEMICOLON) sep++;
+    const byteLength = Number(record.slice(pos, sep));
+    if (sep === pos || !Number.isSafeInteger(byteLength)) throw new Error(`malformed delayed event record for ${delayId}`);
+    if (i === 5) templated = record.charCodeAt(sep) === SEMICOLON;
+    const end = skipBytes(record, sep + 1, byteLength);
+    fields.push(record.slice(sep + 1, end));
+    pos = end;
+  }
+  const [claimToken, userId, deviceId, roomId, type, stored] = fields as [string, string, string | undefined, string, string, string | undefined];
+  let stateKey = stored;
+  if (templated && stored !== undefined) {
+    // A state key holding the owner's IDs is stored as a template (see encodeStateKey in codec.lua).
+    const withDevice = deviceId === undefined ? stored : (replaceOnce(stored, MARKER_2, deviceId) ?? stored);
+    stateKey = replaceOnce(withDevice, MARKER_1, userId) ?? withDevice;
+  }
+  return {
+    delayId,
+    userId,
+    deviceId,
+    roomId,
+    type,
+    stateKey,
+    contentJson: record.slice(pos),
+    delayMs,
+    runningSinceMs: sendAtMs - delayMs,
+    sendAtMs,
+    attempts,
+    claimToken,
+    leaseUntilMs,
+  };
 }

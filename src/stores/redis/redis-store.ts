@@ -16,8 +16,7 @@ import type {
   StoreCapabilities,
   StoredDelayedEvent,
 } from '../store.js';
-import { decodeClaimedRecord } from './claimed-record.js';
-import { encodeNewEvent } from './codec.js';
+import { decodeClaimedRecord, encodeNewEvent } from './codec.js';
 import { checkKeyPart, redisKeys, stateSlotFromBase, txnKeyFromBase, userKeyFromBase, type RedisKeys } from './keys.js';
 import { isCluster, RedisConnection, type RedisClient } from './redis-connection.js';
 import { MicroBatcher } from './micro-batcher.js';

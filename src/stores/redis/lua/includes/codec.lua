@@ -93,7 +93,7 @@ end
 -- so the rest (owner, device, room, type, state key, content) is copied, never decoded or encoded
 -- again (decoding and re-encoding each record was most of a storm claim's script time). A pending
 -- record records its due score `sendAt` as claimedSendAtMs; a lapsed claim keeps the send time it
--- recorded and gets the new token. decodeClaimedRecord() in src/stores/redis/claimed-record.ts
+-- recorded and gets the new token. decodeClaimedRecord() in src/stores/redis/codec.ts
 -- reads the result.
 local function claimRecord(packed, sendAt, tokenField)
   local counts, q, pos = string.match(packed, '^(%d+,%d+,)(%-?%d*),()')
