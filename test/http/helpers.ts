@@ -1,5 +1,6 @@
 import { createServer, request as httpRequest } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { DelayedEventScheduler } from '../../src/core/delayed-event-scheduler.js';
 import type { DelayedEventSchedulerOptions } from '../../src/core/options.js';
@@ -69,6 +70,13 @@ export interface TestServerOptions {
   scheduler?: Partial<DelayedEventSchedulerOptions>;
   rateLimits?: RateLimiterOptions['buckets'];
   handler?: Partial<DelayedEventsHandlerOptions>;
+  /**
+   * Milliseconds the host waits before it calls the adapter, as a framework with async hooks does: by
+   * then the body may be complete and buffered.
+   */
+  hostDelayMs?: number;
+  /** Called with every request before the adapter sees it. */
+  observe?: (req: IncomingMessage) => void;
 }
 
 export const NO_RATE_LIMITS: RateLimiterOptions['buckets'] = { schedule: false, manage: false, send: false, delivery: false };
@@ -129,11 +137,14 @@ export async function startNodeServer(options: TestServerOptions = {}): Promise<
   const delayedEvents = toNodeHandler({ scheduler, authenticate, logger, ...options.handler });
   const hostRequests: HostRequest[] = [];
   const fallback = hostFallback(hostRequests);
-  const server = createServer((req, res) => {
+  const serve = (req: IncomingMessage, res: ServerResponse): void => {
+    options.observe?.(req);
     void delayedEvents(req, res).then((answered) => {
       if (!answered) fallback(req, res);
     });
-  });
+  };
+  const hostDelayMs = options.hostDelayMs;
+  const server = createServer(hostDelayMs === undefined ? serve : (req, res) => setTimeout(serve, hostDelayMs, req, res));
   const baseUrl = await listen(server);
   return {
     baseUrl,
@@ -243,4 +254,82 @@ export async function listIds(baseUrl: string, token: string): Promise<string[]>
   const res = await call(baseUrl, 'GET', STABLE, { token });
   if (res.status !== 200) throw new Error(`list failed: ${res.status} ${res.text}`);
   return (res.json['delayed_events'] as { delay_id: string }[]).map((e) => e.delay_id);
+}
+
+/** A response read off a raw connection. */
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string>;
+  json: Record<string, unknown>;
+}
+
+/** One step of {@link rawExchange}: bytes to write (a string as UTF-8), or a pause in milliseconds. */
+export type RawStep = string | Uint8Array | number;
+
+/**
+ * Writes `steps` on one keep-alive connection, exactly as given (each string is one `write`, so one
+ * packet on loopback; a number pauses that long), and reads back `count` responses in order.
+ */
+export function rawExchange(baseUrl: string, steps: readonly RawStep[], count: number): Promise<RawResponse[]> {
+  const { port, hostname } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname);
+    socket.setNoDelay(true);
+    const responses: RawResponse[] = [];
+    let buffered = Buffer.alloc(0);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`only ${responses.length} of ${count} responses arrived`));
+    }, 5_000);
+    socket.on('data', (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      for (;;) {
+        const end = buffered.indexOf('\r\n\r\n');
+        if (end === -1) return;
+        const [statusLine = '', ...lines] = buffered.subarray(0, end).toString('latin1').split('\r\n');
+        const headers: Record<string, string> = {};
+        for (const line of lines) {
+          const colon = line.indexOf(':');
+          headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+        }
+        const length = Number(headers['content-length'] ?? 0);
+        if (buffered.length < end + 4 + length) return;
+        const text = buffered.subarray(end + 4, end + 4 + length).toString('utf8');
+        buffered = buffered.subarray(end + 4 + length);
+        responses.push({ status: Number(statusLine.split(' ')[1]), headers, json: JSON.parse(text) as Record<string, unknown> });
+        if (responses.length === count) {
+          clearTimeout(timer);
+          socket.end();
+          resolve(responses);
+          return;
+        }
+      }
+    });
+    socket.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    socket.on('connect', () => {
+      void (async () => {
+        for (const step of steps) {
+          if (typeof step === 'number') await new Promise((r) => setTimeout(r, step));
+          else await new Promise<void>((r) => socket.write(step, () => r()));
+        }
+      })();
+    });
+  });
+}
+
+/** The head of a raw HTTP/1.1 request with a JSON body of `bodyBytes` bytes (sent separately). */
+export function rawHead(method: string, path: string, bodyBytes: number, token = 'alice'): string {
+  return (
+    `${method} ${path} HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer ${token}\r\n` +
+    `Content-Type: application/json\r\nContent-Length: ${bodyBytes}\r\n\r\n`
+  );
+}
+
+/** A whole raw HTTP/1.1 request with a JSON body. */
+export function rawRequest(method: string, path: string, body: unknown, token = 'alice'): string {
+  const json = JSON.stringify(body);
+  return rawHead(method, path, Buffer.byteLength(json), token) + json;
 }

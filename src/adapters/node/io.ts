@@ -14,7 +14,7 @@ const DRAIN_LIMIT_BYTES = 1024 * 1024;
 
 /** Outcome of {@link readBody}. */
 type ReadResult =
-  | { readonly kind: 'body'; readonly body: Buffer | undefined }
+  | { readonly kind: 'body'; readonly body: string | Uint8Array | undefined }
   | { readonly kind: 'too-large'; readonly closeConnection: boolean }
   | { readonly kind: 'aborted' };
 
@@ -26,6 +26,36 @@ const TOO_LARGE_CLOSE: ReadResult = { kind: 'too-large', closeConnection: true }
 /** True when a matched request's body matters to the handler (the path form of management ignores it). */
 export function needsBody(route: DelayedEventsRoute): boolean {
   return route.kind === 'schedule' || (route.kind === 'manage' && route.action === undefined);
+}
+
+/**
+ * Takes a body that is already all buffered in `req`, synchronously; `undefined` when it is not (still
+ * arriving, chunked and unfinished, over `limit`, or flowing to another reader): {@link readBody} then
+ * waits for it.
+ *
+ * @remarks
+ * Node hands a request to the server before it parses the body, and runs microtasks again once it has
+ * pushed the body bytes of that socket read, but only at the next checkpoint after that does it mark the
+ * message complete. So one microtask after the `request` event, a small body that came with its headers
+ * (nearly all of them) is buffered but `req.complete` is still false: with a `Content-Length` (and no
+ * `Transfer-Encoding`), the parser pushes exactly that many bytes, so a buffered length equal to it is
+ * the whole body. Taking it with one `read()` skips the flowing-mode machinery, four listeners and their
+ * ticks. The stream is then resumed so that its end is still emitted (and the request freed) when the
+ * parser reaches it. Each pipelined request has its own `IncomingMessage`, so a later request's bytes
+ * are never mixed in.
+ */
+export function bufferedBody(req: IncomingMessage, limit: number): ReadResult | undefined {
+  if (req.readableEnded) return NO_BODY;
+  const length = req.readableLength;
+  if (req.readableFlowing === true || length > limit || req.readableEncoding !== null) return undefined;
+  if (!req.complete) {
+    const headers = req.headers;
+    const declared = headers['content-length'];
+    if (declared === undefined || headers['transfer-encoding'] !== undefined || Number(declared) !== length) return undefined;
+  }
+  const body = req.read() as Buffer | null;
+  if (!req.readableEnded) req.resume();
+  return body === null ? NO_BODY : { kind: 'body', body };
 }
 
 /**
@@ -125,7 +155,12 @@ export async function respond(
     body = preparsed.body;
     parsedBody = preparsed.parsedBody;
   } else if (needsBody(route)) {
-    const read = await readBody(req, handler.maxBodyBytes);
+    let read = bufferedBody(req, handler.maxBodyBytes);
+    if (read === undefined) {
+      // One microtask later, the body bytes that came in the same socket read are buffered.
+      await Promise.resolve();
+      read = bufferedBody(req, handler.maxBodyBytes) ?? (await readBody(req, handler.maxBodyBytes));
+    }
     if (read.kind === 'aborted') return undefined;
     if (read.kind === 'too-large') {
       const error = new InvalidRequestError('M_TOO_LARGE', `Request body exceeds ${handler.maxBodyBytes} bytes.`);
