@@ -3,6 +3,7 @@
  * mixed on one keep-alive connection. A reader that took a body before it was complete, or took bytes
  * of the next request, fails these.
  */
+import type { IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ROOMS, STABLE, UNSTABLE, call, rawExchange, rawHead, rawRequest, scheduleMessage, startNodeServer } from './helpers.js';
 import type { TestServer } from './helpers.js';
@@ -150,5 +151,25 @@ describe('node:http adapter: request bodies on the wire', () => {
     const responses = await rawExchange(s.baseUrl, [requests[0] ?? '', 20, (requests[1] ?? '') + (requests[2] ?? ''), 20], 3);
     expect(responses.map((r) => r.status)).toEqual([200, 200, 200]);
     expect(ended).toEqual([send('e1'), send('e2'), send('e3')]);
+  });
+
+  it.each([
+    ['before', 'observe'],
+    ['after', 'observeAfter'],
+  ] as const)('shares the body with a host data listener attached %s the adapter', async (_when, hook) => {
+    const seen: string[] = [];
+    s = await startNodeServer({
+      [hook]: (req: IncomingMessage) => {
+        let body = '';
+        req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        req.on('end', () => seen.push(body));
+      },
+    });
+    const whole = { msgtype: 'm.text', body: 'tapped' };
+    const late = JSON.stringify({ msgtype: 'm.text', body: 'tapped late' });
+    const responses = await rawExchange(s.baseUrl, [rawRequest('PUT', send('t1'), whole), 20, rawHead('PUT', send('t2'), late.length), 20, late], 2);
+    expect(responses.map((r) => r.status)).toEqual([200, 200]);
+    expect(seen).toEqual([JSON.stringify(whole), late]);
+    expect(Object.values(await contents()).sort()).toEqual(['tapped', 'tapped late']);
   });
 });

@@ -77,6 +77,8 @@ export interface TestServerOptions {
   hostDelayMs?: number;
   /** Called with every request before the adapter sees it. */
   observe?: (req: IncomingMessage) => void;
+  /** Called with every request right after the adapter was called (in the same tick). */
+  observeAfter?: (req: IncomingMessage) => void;
 }
 
 export const NO_RATE_LIMITS: RateLimiterOptions['buckets'] = { schedule: false, manage: false, send: false, delivery: false };
@@ -142,6 +144,7 @@ export async function startNodeServer(options: TestServerOptions = {}): Promise<
     void delayedEvents(req, res).then((answered) => {
       if (!answered) fallback(req, res);
     });
+    options.observeAfter?.(req);
   };
   const hostDelayMs = options.hostDelayMs;
   const server = createServer(hostDelayMs === undefined ? serve : (req, res) => setTimeout(serve, hostDelayMs, req, res));

@@ -30,14 +30,14 @@ export function needsBody(route: DelayedEventsRoute): boolean {
 
 /**
  * Takes a body that is already all buffered in `req`, synchronously; `undefined` when it is not (still
- * arriving, chunked and unfinished, over `limit`, or flowing to another reader): {@link readBody} then
- * waits for it.
+ * arriving, chunked and unfinished, over `limit`) or when another reader listens to the stream (taking
+ * the body would hide it from that reader): {@link readBody} then reads it with listeners.
  *
  * @remarks
- * Node hands a request to the server before it parses the body, and runs microtasks again once it has
- * pushed the body bytes of that socket read, but only at the next checkpoint after that does it mark the
- * message complete. So one microtask after the `request` event, a small body that came with its headers
- * (nearly all of them) is buffered but `req.complete` is still false: with a `Content-Length` (and no
+ * Node emits `request` before it parses the body, and runs the tick queue again once it has pushed the
+ * body bytes of that socket read, but only at the next checkpoint after that does it mark the message
+ * complete. So one tick after the `request` event, a small body that came with its headers (nearly all
+ * of them) is buffered while `req.complete` is still false: with a `Content-Length` (and no
  * `Transfer-Encoding`), the parser pushes exactly that many bytes, so a buffered length equal to it is
  * the whole body. Taking it with one `read()` skips the flowing-mode machinery, four listeners and their
  * ticks. The stream is then resumed so that its end is still emitted (and the request freed) when the
@@ -47,7 +47,7 @@ export function needsBody(route: DelayedEventsRoute): boolean {
 export function bufferedBody(req: IncomingMessage, limit: number): ReadResult | undefined {
   if (req.readableEnded) return NO_BODY;
   const length = req.readableLength;
-  if (req.readableFlowing === true || length > limit || req.readableEncoding !== null) return undefined;
+  if (length > limit || req.readableFlowing === true || req.readableEncoding !== null || hasReaders(req)) return undefined;
   if (!req.complete) {
     const headers = req.headers;
     const declared = headers['content-length'];
@@ -56,6 +56,30 @@ export function bufferedBody(req: IncomingMessage, limit: number): ReadResult | 
   const body = req.read() as Buffer | null;
   if (!req.readableEnded) req.resume();
   return body === null ? NO_BODY : { kind: 'body', body };
+}
+
+function hasReaders(req: IncomingMessage): boolean {
+  return req.listenerCount('data') > 0 || req.listenerCount('readable') > 0;
+}
+
+/**
+ * Reads the body: at once when it is all buffered, else one tick later (see {@link bufferedBody}),
+ * else with listeners.
+ *
+ * @remarks
+ * The wait is a `process.nextTick` that does the work inside the tick, not a promise: a host listener
+ * that attaches to `data` after the adapter ran starts flowing the stream in a tick queued after this
+ * one, and the microtask of a promise would only run after that tick had already emitted the body.
+ * When another reader already listens, the listeners are attached at once, as they always were, so
+ * both see every chunk.
+ */
+function takeBody(req: IncomingMessage, limit: number): ReadResult | Promise<ReadResult> {
+  const now = bufferedBody(req, limit);
+  if (now !== undefined) return now;
+  if (req.readableFlowing === true || hasReaders(req)) return readBody(req, limit);
+  return new Promise((resolve) => {
+    process.nextTick(() => resolve(bufferedBody(req, limit) ?? readBody(req, limit)));
+  });
 }
 
 /**
@@ -155,12 +179,7 @@ export async function respond(
     body = preparsed.body;
     parsedBody = preparsed.parsedBody;
   } else if (needsBody(route)) {
-    let read = bufferedBody(req, handler.maxBodyBytes);
-    if (read === undefined) {
-      // One microtask later, the body bytes that came in the same socket read are buffered.
-      await Promise.resolve();
-      read = bufferedBody(req, handler.maxBodyBytes) ?? (await readBody(req, handler.maxBodyBytes));
-    }
+    const read = await takeBody(req, handler.maxBodyBytes);
     if (read.kind === 'aborted') return undefined;
     if (read.kind === 'too-large') {
       const error = new InvalidRequestError('M_TOO_LARGE', `Request body exceeds ${handler.maxBodyBytes} bytes.`);
