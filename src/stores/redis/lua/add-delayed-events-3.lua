@@ -23,23 +23,10 @@
 
 local STRIDE = 12
 local batch = { earliest = nextDueAt(KEYS[2]) }
-local item = {}
 local out = {}
 local n = 0
 for i = 2, #ARGV, STRIDE do
-  item.id = ARGV[i]
-  item.now = tonumber(ARGV[i + 1])
-  item.maxPerUser = tonumber(ARGV[i + 2])
-  item.owner = ARGV[i + 3]
-  item.record = ARGV[i + 4]
-  item.sendAt = tonumber(ARGV[i + 5])
-  item.txn = ARGV[i + 6]
-  item.txnValue = ARGV[i + 7]
-  item.txnTtlMs = tonumber(ARGV[i + 8])
-  item.state = ARGV[i + 9]
-  item.stateField = ARGV[i + 10]
-  item.stateEntry = ARGV[i + 11]
-  out[n + 1], out[n + 2], out[n + 3] = addOne(KEYS[1], KEYS[2], KEYS[3], ARGV[1], batch, item)
+  out[n + 1], out[n + 2], out[n + 3] = addOne(KEYS[1], KEYS[2], KEYS[3], ARGV[1], batch, i)
   n = n + 3
 end
 return out

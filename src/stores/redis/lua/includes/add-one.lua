@@ -10,22 +10,24 @@ local TXN_GRACE_MS = 60000
 -- Adds one pending event after checking its transaction key and its owner's cap. The caller builds
 -- every string (the packed record, key suffixes, state slot, transaction record: redis-store.ts with
 -- codec.ts and keys.ts), so this does the Redis commands and nothing else on the usual path.
--- `a` holds the item's arguments: id, now, maxPerUser, owner (user key suffix), record, sendAt,
--- txn (transaction key suffix or ""), txnValue, txnTtlMs, state (state-index bucket suffix or ""),
--- stateField, stateEntry. Key suffixes are appended to `base`, which carries the hash tag.
+-- The item's arguments are ARGV[i], ARGV[i + 1], ... (read in place, not copied into a table): id,
+-- nowMs, maxPerUser, owner (user key suffix), packed record, sendAtMs, txn (transaction key suffix or
+-- ""), txn record, txnTtlMs, state (state-index bucket suffix or ""), state field, state entry. Key
+-- suffixes are appended to `base`, which carries the hash tag.
 -- `batch.earliest` is the earliest due time so far (false when empty); adds only ever lower it, so a
 -- batch reads it from Redis once.
 -- Returns status, delayId|false, number|false: OK, id, nextDueAtMs;
 -- DUPLICATE, firstId, nextDueAtMs; or MAX_OUTSTANDING, false, userNextSendAtMs|false.
-local function addOne(eventsKey, dueKey, base, channel, batch, a)
-  local id, now = a.id, a.now
-  local txn = a.txn ~= '' and base .. a.txn or nil
+local function addOne(eventsKey, dueKey, base, channel, batch, i)
+  local id, now = ARGV[i], tonumber(ARGV[i + 1])
+  local txn = ARGV[i + 6] ~= '' and base .. ARGV[i + 6] or nil
+  local txnPx = txn and tonumber(ARGV[i + 8]) + TXN_GRACE_MS
 
   -- The transaction record is written first when the key is new (one command on the usual path),
   -- and removed again if the cap refuses the event.
   local txnWritten = false
   if txn then
-    txnWritten = redis.call('SET', txn, a.txnValue, 'PX', a.txnTtlMs + TXN_GRACE_MS, 'NX')
+    txnWritten = redis.call('SET', txn, ARGV[i + 7], 'PX', txnPx, 'NX')
     if not txnWritten then
       local record = redis.call('GET', txn)
       local colon = string.find(record, ':', 1, true)
@@ -35,8 +37,8 @@ local function addOne(eventsKey, dueKey, base, channel, batch, a)
     end
   end
 
-  local ownerKey = base .. a.owner
-  if redis.call('ZCARD', ownerKey) >= a.maxPerUser then
+  local ownerKey = base .. ARGV[i + 3]
+  if redis.call('ZCARD', ownerKey) >= tonumber(ARGV[i + 2]) then
     if txnWritten then redis.call('DEL', txn) end
     -- At the cap: the owner's earliest send time, for Retry-After. O(cap), only when refusing.
     local earliestOwn = false
@@ -51,14 +53,14 @@ local function addOne(eventsKey, dueKey, base, channel, batch, a)
     return MAX_OUTSTANDING, false, earliestOwn
   end
 
-  local sendAt = a.sendAt
-  redis.call('HSET', eventsKey, id, a.record)
+  local sendAt = tonumber(ARGV[i + 5])
+  redis.call('HSET', eventsKey, id, ARGV[i + 4])
   redis.call('ZADD', dueKey, sendAt, id)
   redis.call('ZADD', ownerKey, 0, id)
-  if a.state ~= '' then stateIndexAdd(base .. a.state, a.stateField, a.stateEntry) end
+  if ARGV[i + 9] ~= '' then stateIndexAdd(base .. ARGV[i + 9], ARGV[i + 10], ARGV[i + 11]) end
   if txn and not txnWritten then
     -- Replaces a record whose logical expiry (by nowMs) has passed.
-    redis.call('SET', txn, a.txnValue, 'PX', a.txnTtlMs + TXN_GRACE_MS)
+    redis.call('SET', txn, ARGV[i + 7], 'PX', txnPx)
   end
 
   if not batch.earliest or sendAt < batch.earliest then
