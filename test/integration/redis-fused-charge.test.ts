@@ -156,6 +156,16 @@ describe('restart charges the Redis-backed manage limit inside the store script'
     }
   });
 
+  it('never fuses on a Cluster client, whose limiter keys live in other slots than the store', () => {
+    const cluster = { isCluster: true, status: 'ready', options: {}, defineCommand: () => {} } as unknown as Parameters<typeof createRedisStore>[0]['client'];
+    const store = createRedisStore({ client: cluster, keyPrefix: freshPrefix() });
+    const rateLimiter = createRedisRateLimiter({ client: cluster });
+    expect(store.chargeTarget).toBeUndefined();
+    expect(rateLimiter.chargeFor('manage', alice, cluster)).toBeUndefined();
+    // The same limiter on a single-node client does describe its charge.
+    expect(createRedisRateLimiter({ client }).chargeFor('manage', alice, client)).toMatchObject({ key: `mde:rl:manage:${alice.userId}|${alice.deviceId}` });
+  });
+
   it('uses the limiter as before when it lives on another client', async () => {
     const s = setup({ points: 1, durationMs: 5_000 }, otherClient);
     const consume = vi.spyOn(s.rateLimiter as RateLimiter, 'tryConsume');
