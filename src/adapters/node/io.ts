@@ -44,7 +44,7 @@ export function needsBody(route: DelayedEventsRoute): boolean {
  * parser reaches it. Each pipelined request has its own `IncomingMessage`, so a later request's bytes
  * are never mixed in.
  */
-export function bufferedBody(req: IncomingMessage, limit: number): ReadResult | undefined {
+function bufferedBody(req: IncomingMessage, limit: number): ReadResult | undefined {
   if (req.readableEnded) return NO_BODY;
   const length = req.readableLength;
   if (length > limit || req.readableFlowing === true || req.readableEncoding !== null || hasReaders(req)) return undefined;
