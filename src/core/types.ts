@@ -33,7 +33,7 @@ export interface DueDelayedEvent {
   readonly stateKey: string | undefined;
   /**
    * Event content, parsed from {@link DueDelayedEvent.contentJson} on first read (an own, enumerable
-   * getter, so spreading or serialising the event includes it); a fresh object on each hand-over.
+   * property, so spreading or serialising the event includes it); a fresh object on each hand-over.
    */
   readonly content: JsonObject;
   /** The content exactly as scheduled, as JSON: hosts that store JSON can skip a parse and a stringify. */

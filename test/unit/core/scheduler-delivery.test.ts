@@ -6,6 +6,7 @@ import { RateLimiter } from '../../../src/core/rate-limiter.js';
 import { createMemoryStore } from '../../../src/stores/memory/memory-store.js';
 import { ManualClock } from '../../../src/testing/manual-clock.js';
 import type { DelayedEventStore } from '../../../src/stores/store.js';
+import type { DueDelayedEvent } from '../../../src/core/types.js';
 import { ALICE, BOB, createHarness, message, ROOM, unlimited } from '../../helpers/scheduler-harness.js';
 
 const call = (stateKey: string, delayMs: number, who = ALICE, content: Record<string, unknown> = {}) => ({
@@ -45,6 +46,22 @@ describe('DelayedEventScheduler delivery', () => {
     expect(sent[0]!.content).toBe(sent[0]!.content);
     expect({ ...sent[0] }.content).toEqual({ memberships: [] });
     expect(JSON.parse(JSON.stringify(sent[0]))).toMatchObject({ content: { memberships: [] } });
+  });
+
+  it('hands over content that is parsed on first read, even from an event the host froze', async () => {
+    const { scheduler, clock, sent } = await createHarness();
+    await scheduler.schedule(call('_a', 1000, ALICE, { n: 1 }));
+    await scheduler.schedule(call('_b', 1000, ALICE, { n: 2 }));
+    await clock.advanceAsync(1000);
+    const [first, second] = sent as [DueDelayedEvent, DueDelayedEvent];
+    Object.freeze(second);
+    expect(second.content).toEqual({ n: 2 });
+    expect(Object.keys(first)).toContain('content');
+    expect(first.content).toEqual({ n: 1 });
+    expect(first.content).toBe(first.content);
+    expect(() => {
+      (first as { content: unknown }).content = {};
+    }).toThrow(TypeError);
   });
 
   it('keeps one wake-up timer however many events are pending', async () => {
