@@ -51,6 +51,16 @@ describe('createRedisRateLimiter', () => {
     prefixes.push(`${prefix}ref`);
   });
 
+  it('refuses windows that are not whole seconds, which RateLimiterRedis would never expire or would shorten', () => {
+    const refused = [{ durationMs: 500 }, { durationMs: 1_500 }, { durationMs: 5_000, blockDurationMs: 2_500 }];
+    for (const window of refused) {
+      expect(() => createRedisRateLimiter({ client, buckets: { manage: { points: 2, ...window } } })).toThrow(
+        expect.objectContaining({ code: 'ERR_DE_RATE_LIMIT_INVALID', message: expect.stringContaining('whole seconds') }),
+      );
+    }
+    expect(createRedisRateLimiter({ client, buckets: { manage: { points: 2, durationMs: 2_000, blockDurationMs: 60_000 } } }).isEnabled('manage')).toBe(true);
+  });
+
   it('answers consumes made one at a time', async () => {
     const prefix = freshPrefix();
     const limiter = createRedisRateLimiter({ client, keyPrefix: prefix, buckets: { manage: { points: 2, durationMs: 5_000 } } });

@@ -63,6 +63,21 @@ function batchingStoreClient(client: RedisClient): RedisClient {
   });
 }
 
+/**
+ * RateLimiterRedis keeps its windows in whole seconds: a duration under one second would become a
+ * counter that never expires (a permanent lockout once the points run out), and 1,500 ms would
+ * quietly become 1 s. Refuse both instead.
+ */
+function assertWholeSeconds(bucket: RateLimitBucket, limit: BucketLimit): void {
+  const block = limit.blockDurationMs ?? 0;
+  if (limit.durationMs % 1000 !== 0 || block % 1000 !== 0) {
+    throw new ConfigError(
+      'ERR_DE_RATE_LIMIT_INVALID',
+      `rate limit "${bucket}" shared through Redis needs durationMs and blockDurationMs in whole seconds (got ${JSON.stringify(limit)})`,
+    );
+  }
+}
+
 /** Options of {@link createRedisRateLimiter}. */
 export interface RedisRateLimiterOptions {
   /** The ioredis client the counters live on (usually the one the store uses). */
@@ -120,6 +135,7 @@ export function createRedisRateLimiter(options: RedisRateLimiterOptions): RateLi
   }
   const storeClient = batchingStoreClient(client);
   const backend = (bucket: RateLimitBucket, limit: BucketLimit, keyPrefix: string): RateLimiterAbstract => {
+    assertWholeSeconds(bucket, limit);
     const common = {
       keyPrefix: `${keyPrefix}:${bucket}`,
       points: limit.points,
