@@ -117,6 +117,22 @@ describe('restart charges the Redis-backed manage limit inside the store script'
     expect(await client.get(third.counter)).toBe('1');
   });
 
+  it('gives a counter it creates its window, and a counter left without one gets it at its first refusal', async () => {
+    const s = setup({ points: 2, durationMs: 5_000 });
+    const id = await scheduleOne(s.scheduler);
+    await s.scheduler.restart(alice, id);
+    expect(await client.pttl(s.counter)).toBeGreaterThan(4_000);
+    // A counter something else wrote without an expiry must not lock its user out for good.
+    await client.set(s.counter, '1');
+    await s.scheduler.restart(alice, id);
+    expect(await client.pttl(s.counter)).toBe(-1);
+    const error = await refusal(s.scheduler.restart(alice, id));
+    expect(error.retryAfterMs).toBe(5_000);
+    const ttl = await client.pttl(s.counter);
+    expect(ttl).toBeGreaterThan(4_000);
+    expect(ttl).toBeLessThanOrEqual(5_000);
+  });
+
   it('blocks on overuse exactly like RateLimiterRedis with blockDuration', async () => {
     const s = setup({ points: 2, durationMs: 5_000, blockDurationMs: 30_000 });
     const id = await scheduleOne(s.scheduler);
