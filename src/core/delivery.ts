@@ -233,7 +233,12 @@ export class Delivery {
     try {
       results = await this.store.finaliseMany(events, this.options.clock.now());
     } catch (storeFault) {
-      for (const event of events) this.storeFault(event, storeFault);
+      // One line for the batch: a Redis outage mid-storm must not log a line per event.
+      const first = (events[0] as ClaimedDelayedEvent).delayId;
+      this.options.logger.error?.(
+        `${events.length} delayed event(s) (${first}${events.length > 1 ? ', …' : ''}): store fault while finalising; they will be sent again after the lease`,
+        storeFault,
+      );
       return;
     }
     for (let i = 0; i < events.length; i++) {

@@ -357,13 +357,16 @@ describe('DelayedEventScheduler delivery', () => {
 
     it('loses nothing when removing a batch fails: the events are sent again after the lease', async () => {
       const { store } = watchedStore({ failOnce: true });
-      const harness = await createHarness({ store, leaseMs: 5000 });
+      const errors: string[] = [];
+      const harness = await createHarness({ store, leaseMs: 5000, logger: { error: (message: string) => errors.push(message) } });
       const ids: string[] = [];
       for (let i = 0; i < 3; i++) ids.push((await harness.scheduler.schedule(message(1000))).delayId);
       await harness.clock.advanceAsync(1000);
       await harness.scheduler.idle();
       expect(harness.sent).toHaveLength(3);
       expect(harness.finalised).toEqual([]);
+      // One line for the failed batch, naming how many events wait for their lease.
+      expect(errors).toEqual([expect.stringMatching(/^3 delayed event\(s\) \(\S+, …\): store fault while finalising/)]);
       await harness.clock.advanceAsync(5000);
       await harness.scheduler.idle();
       expect(harness.sent.map((e) => e.delayId).sort()).toEqual([...ids, ...ids].sort());
