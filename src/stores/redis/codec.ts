@@ -2,12 +2,12 @@
  * Builds the packed record of a new pending event in Node, byte for byte what `encodeEvent()` in
  * `lua/includes/codec.lua` writes (see there for the layout), so the add script only stores it:
  * building strings in Lua cost most of an add's Redis time. The integration tests compare both. Also
- * reads claimed records ({@link decodeClaimedRecord}).
+ * reads the records that scripts return ({@link decodeClaimedRecord}, {@link decodePendingRecord}).
  *
  * @internal
  * @packageDocumentation
  */
-import type { ClaimedDelayedEvent, NewDelayedEvent } from '../store.js';
+import type { ClaimedDelayedEvent, NewDelayedEvent, StoredDelayedEvent } from '../store.js';
 
 /** A string field: `<byteLength>:<bytes>`, or `~` when absent. */
 function encodeString(value: string | undefined): string {
@@ -87,22 +87,17 @@ function skipBytes(s: string, from: number, byteLength: number): number {
 }
 
 /**
- * Reads a claimed record in Node: the storm's claim script returns each record as it stored it
- * instead of decoding it into ten reply fields, since decoding in Lua held up redis-server, which every
- * worker shares, while the delivering process has time to spare. The layout is codec.lua's, as the
- * claim script writes it (claimedSendAtMs and the claim token always present).
- *
- * @param leaseUntilMs - The lease end the caller asked for (the record does not hold it).
- * @internal
+ * Reads a record in codec.lua's layout. A claimed record holds its send time (claimedSendAtMs); a
+ * pending one's is `sendAtMs`, its due score.
  */
-export function decodeClaimedRecord(delayId: string, record: string, leaseUntilMs: number): ClaimedDelayedEvent {
+function readRecord(delayId: string, record: string, sendAtMs: number | undefined): StoredDelayedEvent & { claimToken: string | undefined } {
   const c1 = record.indexOf(',');
   const c2 = record.indexOf(',', c1 + 1);
   const c3 = record.indexOf(',', c2 + 1);
   if (c1 < 0 || c2 < 0 || c3 < 0) throw new Error(`malformed delayed event record for ${delayId}`);
   const delayMs = Number(record.slice(0, c1));
   const attempts = Number(record.slice(c1 + 1, c2));
-  const sendAtMs = Number(record.slice(c2 + 1, c3));
+  const sendAt = sendAtMs ?? Number(record.slice(c2 + 1, c3));
   // The string fields, each "~" or <byteLength>:<bytes> (the state key <byteLength>;<template>).
   const fields: (string | undefined)[] = [];
   let templated = false;
@@ -122,7 +117,14 @@ export function decodeClaimedRecord(delayId: string, record: string, leaseUntilM
     fields.push(record.slice(sep + 1, end));
     pos = end;
   }
-  const [claimToken, userId, deviceId, roomId, type, stored] = fields as [string, string, string | undefined, string, string, string | undefined];
+  const [claimToken, userId, deviceId, roomId, type, stored] = fields as [
+    string | undefined,
+    string,
+    string | undefined,
+    string,
+    string,
+    string | undefined,
+  ];
   let stateKey = stored;
   if (templated && stored !== undefined) {
     // A state key holding the owner's IDs is stored as a template (see encodeStateKey in codec.lua).
@@ -138,10 +140,37 @@ export function decodeClaimedRecord(delayId: string, record: string, leaseUntilM
     stateKey,
     contentJson: record.slice(pos),
     delayMs,
-    runningSinceMs: sendAtMs - delayMs,
-    sendAtMs,
+    runningSinceMs: sendAt - delayMs,
+    sendAtMs: sendAt,
     attempts,
     claimToken,
-    leaseUntilMs,
   };
+}
+
+/**
+ * Reads a claimed record in Node: the storm's claim script returns each record as it stored it
+ * instead of decoding it into ten reply fields, since decoding in Lua held up redis-server, which every
+ * worker shares, while the delivering process has time to spare. The layout is codec.lua's, as the
+ * claim script writes it (claimedSendAtMs and the claim token always present).
+ *
+ * @param leaseUntilMs - The lease end the caller asked for (the record does not hold it).
+ * @internal
+ */
+export function decodeClaimedRecord(delayId: string, record: string, leaseUntilMs: number): ClaimedDelayedEvent {
+  const event = readRecord(delayId, record, undefined);
+  const { claimToken } = event;
+  if (claimToken === undefined) throw new Error(`delayed event record for ${delayId} is not claimed`);
+  return Object.assign(event, { claimToken, leaseUntilMs });
+}
+
+/**
+ * Reads a pending record in Node, as the cancel script returns it (for the same reason as
+ * {@link decodeClaimedRecord}).
+ *
+ * @param sendAtMs - The event's score in the due index (a pending record does not hold it).
+ * @internal
+ */
+export function decodePendingRecord(delayId: string, record: string, sendAtMs: number): StoredDelayedEvent {
+  const { claimToken: _pending, ...event } = readRecord(delayId, record, sendAtMs);
+  return event;
 }

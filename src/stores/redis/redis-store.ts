@@ -16,7 +16,7 @@ import type {
   StoreCapabilities,
   StoredDelayedEvent,
 } from '../store.js';
-import { decodeClaimedRecord, encodeNewEvent } from './codec.js';
+import { decodeClaimedRecord, decodePendingRecord, encodeNewEvent } from './codec.js';
 import { checkKeyPart, redisKeys, stateSlotFromBase, txnKeyFromBase, userKeyFromBase, type RedisKeys } from './keys.js';
 import { isCluster, RedisConnection, type RedisClient } from './redis-connection.js';
 import { MicroBatcher } from './micro-batcher.js';
@@ -124,6 +124,14 @@ type RestartResult = MutationResult<RestartOutcome> | RateLimitRefusal;
 /** The script arguments of "no charge" (includes/rate-charge.lua). */
 const NO_CHARGE = ['', 0, 0, 0, 0] as const;
 
+/** One queued cancel. */
+interface CancelItem {
+  readonly delayId: DelayId;
+  readonly userId: string;
+}
+
+type CancelResult = MutationResult<{ readonly event: StoredDelayedEvent }>;
+
 /** One queued add. */
 interface AddItem {
   readonly event: NewDelayedEvent;
@@ -151,6 +159,7 @@ class RedisDelayedEventStore implements RedisStore {
   /** The client's own ioredis `keyPrefix`, which it adds to KEYS but not to charge keys in ARGV. */
   private readonly clientKeyPrefix: string;
   private readonly adds: MicroBatcher<AddItem, AddResult>;
+  private readonly cancels: MicroBatcher<CancelItem, CancelResult>;
 
   constructor(client: RedisClient, keys: RedisKeys, timeoutMs: number, logger: Logger) {
     this.redis = new RedisConnection(client, timeoutMs);
@@ -161,6 +170,7 @@ class RedisDelayedEventStore implements RedisStore {
     this.wake = new WakeSubscriber(client, keys.wakeChannel, logger, () => this.nextDueAtMs());
     this.restarts = new MicroBatcher((items) => this.restartBatch(items), BATCH, BATCHES_IN_FLIGHT);
     this.adds = new MicroBatcher((items) => this.addBatch(items), BATCH, BATCHES_IN_FLIGHT);
+    this.cancels = new MicroBatcher((items) => this.cancelBatch(items), BATCH, BATCHES_IN_FLIGHT);
   }
 
   add(event: NewDelayedEvent, options: AddOptions): Promise<AddResult> {
@@ -249,11 +259,26 @@ class RedisDelayedEventStore implements RedisStore {
     });
   }
 
-  async cancel(delayId: DelayId, userId: string, _nowMs: number): Promise<MutationResult<{ readonly event: StoredDelayedEvent }>> {
+  cancel(delayId: DelayId, userId: string, _nowMs: number): Promise<CancelResult> {
+    return this.cancels.submit({ delayId, userId });
+  }
+
+  /**
+   * Cancels arriving in the same event-loop turn go to Redis as one script call, applied in order;
+   * the script returns each removed record as stored, decoded here rather than in Lua.
+   */
+  private async cancelBatch(items: readonly CancelItem[]): Promise<CancelResult[]> {
     const k = this.keys;
-    const reply = (await this.redis.script('cancelDelayedEvent', [k.events, k.due, k.user(userId), k.base], [delayId, userId])) as Reply;
-    if (mapScriptStatus(reply[0], 'cancelDelayedEvent') !== 'ok') return notFound;
-    return { ok: true, nextDueAtMs: optionalNumber(reply[1]), event: decodeEvent(reply[2]) };
+    const args: string[] = [];
+    // The owner as records store it (codec.lua), so the script compares it without decoding.
+    for (const { delayId, userId } of items) args.push(delayId, `${Buffer.byteLength(userId)}:${userId}`);
+    const reply = (await this.redis.script('cancelDelayedEvents', [k.events, k.due, k.base], args)) as Reply;
+    // Every item of a batch sees the same earliest due time: the one after the whole batch.
+    const nextDueAtMs = optionalNumber(reply[3 * items.length]);
+    return items.map(({ delayId }, i): CancelResult => {
+      if (mapScriptStatus(reply[3 * i], 'cancelDelayedEvents') !== 'ok') return notFound;
+      return { ok: true, nextDueAtMs, event: decodePendingRecord(delayId, reply[3 * i + 2] as string, Number(reply[3 * i + 1])) };
+    });
   }
 
   async claim(delayId: DelayId, userId: string, options: ClaimOptions): Promise<MutationResult<{ readonly event: ClaimedDelayedEvent }>> {
@@ -360,7 +385,7 @@ class RedisDelayedEventStore implements RedisStore {
  * worker, and a crashed worker's claims fall due again for the others.
  *
  * @remarks
- * Every atomic operation is one Lua script, called by `EVALSHA`; concurrent `restart` and `add` calls
+ * Every atomic operation is one Lua script, called by `EVALSHA`; concurrent `restart`, `add` and `cancel` calls
  * are sent as one script call per batch (each item still atomic; a lone call is not delayed). All
  * keys carry one hash tag, so the store also runs on Redis Cluster. Memory: see `docs/guide/operations.md` for the measured bytes per
  * outstanding event.

@@ -1,0 +1,48 @@
+--[[
+  Removes pending events, each owned by its requester. The store sends the cancels that arrive in the
+  same event-loop turn as one batch (one call per cancel cost most of a cancel's Redis time); each
+  cancel is independent: one that fails its checks does not affect the others.
+
+  Each removed event's record is returned as stored, with its send time, and decoded in Node
+  (decodePendingRecord in src/stores/redis/codec.ts): building a ten-field reply in Lua cost
+  redis-server, which every worker shares. The record is decoded here only up to its state key,
+  which the state-index slot needs.
+
+  KEYS[1] events hash
+  KEYS[2] due index
+  KEYS[3] base <prefix>:{<tag>}:
+
+  ARGV[1 + 2i]  delayId                                               } one pair per cancel
+  ARGV[2 + 2i]  owner (the requester, "<byteLength>:<userId>" as records store it) }
+
+  Returns a flat list, three entries per cancel, in order, then nextDueAtMs|false (after the batch):
+    OK, sendAtMs, record
+    NOT_FOUND | NOT_OWNER | CLAIMED, false, false
+]]
+-- @include includes/status.lua
+-- @include includes/codec.lua
+-- @include includes/due.lua
+-- @include includes/remove-event.lua
+
+local out = {}
+local n = 0
+for i = 1, #ARGV, 2 do
+  local id, owner = ARGV[i], ARGV[i + 1]
+  local packed = redis.call('HGET', KEYS[1], id)
+  -- A pending record starts "<delayMs>,<attempts>,,~" (no claim) followed by its owner.
+  local pos = packed and string.match(packed, '^%d+,%d+,,~()')
+  if not packed then
+    out[n + 1], out[n + 2], out[n + 3] = NOT_FOUND, false, false
+  elseif not pos or string.sub(packed, pos, pos + #owner - 1) ~= owner then
+    local status = NOT_OWNER
+    if decodeEvent(packed, 2).ct then status = CLAIMED end
+    out[n + 1], out[n + 2], out[n + 3] = status, false, false
+  else
+    local sendAt = redis.call('ZSCORE', KEYS[2], id)
+    removeEvent(KEYS[3], KEYS[1], KEYS[2], id, decodeEvent(packed, 6))
+    out[n + 1], out[n + 2], out[n + 3] = OK, sendAt, packed
+  end
+  n = n + 3
+end
+out[n + 1] = nextDueAt(KEYS[2])
+return out
