@@ -5,7 +5,7 @@ import { ManualClock } from '../../src/testing/index.js';
 import { createRedisStore, type RedisStore } from '../../src/stores/redis/index.js';
 import { redisKeys, stateSlotFromBase, userKeyFromBase } from '../../src/stores/redis/keys.js';
 import { luaScripts } from '../../src/stores/redis/lua/scripts.generated.js';
-import { mapScriptStatus } from '../../src/stores/redis/script-status.js';
+import { mapScriptStatus, ScriptStatus } from '../../src/stores/redis/script-status.js';
 import type { NewDelayedEvent } from '../../src/stores/store.js';
 import { deleteByPrefix, keysByPrefix, newClient } from './helpers/redis.js';
 
@@ -365,6 +365,96 @@ describe('scripts', () => {
     // Other test files share this Redis, so only a loose bound: far fewer calls than events.
     expect(after - before).toBeLessThan(20);
     expect(await keysByPrefix(client, `${prefix}:`)).toEqual([]);
+  });
+
+  it('batches concurrent cancels, each with its own result: found, other owner, claimed, unknown, same ID twice', async () => {
+    const prefix = freshPrefix();
+    const store = open(prefix);
+    const keys = redisKeys(prefix, prefix);
+    const users = ['@alice:example.org', '@a:x,0,,~', '@📞:example.org'];
+    // More than one batch's worth, with state keys stored plainly, as templates, and absent.
+    const events = Array.from({ length: 120 }, (_, i) => {
+      const userId = users[i % 3]!;
+      const stateKey = i % 4 === 0 ? undefined : i % 4 === 1 ? `_${userId}_PHONE_m.call` : i % 4 === 2 ? '' : `k${i}`;
+      return event({ delayMs: 1000 + i, userId, stateKey, roomId: `!r${i % 5}:x`, type: 'org.matrix.msc3401.call.member' });
+    });
+    for (const e of events) await store.add(e, addOptions());
+    const claimedId = events[5]!.delayId;
+    expect((await store.claim(claimedId, events[5]!.userId, claim('tok'))).ok).toBe(true);
+    const snapshots = await Promise.all(events.map((e) => store.get(e.delayId)));
+
+    // Per event: its owner, then another user (one whose ID starts with the owner's), then an unknown ID.
+    const calls = events.flatMap((e, i) => [
+      { id: e.delayId, user: i % 2 === 0 ? e.userId : `${e.userId}x`, owner: i % 2 === 0 },
+      ...(i % 10 === 0 ? [{ id: e.delayId, user: e.userId, owner: true }] : []),
+      ...(i % 7 === 0 ? [{ id: `missing-${i}`, user: e.userId, owner: false }] : []),
+    ]);
+    const before = Number((await client.info('commandstats')).match(/cmdstat_evalsha:calls=(\d+)/)?.[1] ?? 0);
+    const results = await Promise.all(calls.map((c) => store.cancel(c.id, c.user, clock.now())));
+    const after = Number((await client.info('commandstats')).match(/cmdstat_evalsha:calls=(\d+)/)?.[1] ?? 0);
+    const cancelled = new Set<string>();
+    results.forEach((result, n) => {
+      const c = calls[n]!;
+      const i = events.findIndex((e) => e.delayId === c.id);
+      // The first of the owner's cancels of a pending event removes it; a second finds nothing.
+      if (c.owner && c.id !== claimedId && !cancelled.has(c.id)) {
+        cancelled.add(c.id);
+        expect(result).toEqual({ ok: true, nextDueAtMs: expect.any(Number), event: snapshots[i] });
+      } else expect(result, JSON.stringify(c)).toEqual({ ok: false, reason: 'not_found' });
+    });
+    // Other test files share this Redis, so only a loose bound: far fewer calls than cancels.
+    expect(after - before).toBeLessThan(40);
+    // Events cancelled by their owner are gone from every index; the others are untouched.
+    for (const [i, e] of events.entries()) {
+      const gone = cancelled.has(e.delayId);
+      expect(await store.get(e.delayId), e.delayId).toEqual(gone ? undefined : snapshots[i]);
+      expect(await client.zscore(keys.due, e.delayId)).toEqual(gone ? null : expect.any(String));
+      expect(await client.zscore(keys.user(e.userId), e.delayId)).toEqual(gone ? null : expect.any(String));
+      if (e.stateKey !== undefined) {
+        const slot = stateSlotFromBase(keys.base, e.roomId, e.type, e.stateKey);
+        // Events with an empty state key share a triple, so one field lists several of them.
+        const listed = (await client.hget(slot.key, slot.field)) ?? '';
+        expect(listed.includes(`${e.delayId.length}:${e.delayId}`), e.delayId).toBe(!gone);
+      }
+    }
+    // The earliest due time each cancel reports is the one after its batch, never a removed event's.
+    expect(await store.nextDueAtMs()).toBe(snapshots[1]!.sendAtMs);
+
+    // The script's own statuses tell the refusals apart (the store maps all three to not_found).
+    const command = `mde_${luaScripts.cancelDelayedEvents.name}_${luaScripts.cancelDelayedEvents.sha1.slice(0, 8)}`;
+    const run = (client as unknown as Record<string, (...args: string[]) => Promise<unknown[]>>)[command]!.bind(client);
+    const owned = events[1]!;
+    const owner = (userId: string) => `${Buffer.byteLength(userId)}:${userId}`;
+    const reply = await run(keys.events, keys.due, keys.base, ...[
+      [claimedId, owner(events[5]!.userId)],
+      [owned.delayId, owner('@a:x')],
+      ['missing', owner(owned.userId)],
+      [owned.delayId, owner(owned.userId)],
+      [owned.delayId, owner(owned.userId)],
+    ].flat());
+    const { OK, NOT_FOUND, NOT_OWNER, CLAIMED } = ScriptStatus;
+    expect(reply.filter((_, n) => n % 3 === 0 && n < 15)).toEqual([CLAIMED, NOT_OWNER, NOT_FOUND, OK, NOT_FOUND]);
+  });
+
+  it('frees a cancelled state event\'s state-index entry and its owner\'s cap', async () => {
+    const prefix = freshPrefix();
+    const store = open(prefix);
+    const keys = redisKeys(prefix, prefix);
+    const capped = { ...addOptions(), maxPerUser: 1 };
+    const users = ['@alice:example.org', '@bob:example.org', '@carol:example.org'];
+    const first = users.map((userId) => event({ userId, stateKey: `_${userId}_PHONE`, type: 'org.matrix.msc3401.call.member' }));
+    for (const e of first) expect((await store.add(e, capped)).ok).toBe(true);
+    expect(await store.add(event({ userId: users[0] }), capped)).toMatchObject({ ok: false, reason: 'max_outstanding' });
+    const results = await Promise.all(first.map((e) => store.cancel(e.delayId, e.userId, clock.now())));
+    expect(results.map((r) => r.ok)).toEqual([true, true, true]);
+    expect(await keysByPrefix(client, `${prefix}:`)).toEqual([]);
+    for (const e of first) {
+      const slot = stateSlotFromBase(keys.base, e.roomId, e.type, e.stateKey!);
+      expect(await client.hget(slot.key, slot.field)).toBeNull();
+      expect((await store.add(event({ userId: e.userId }), capped)).ok).toBe(true);
+    }
+    const { cancelled } = await store.cancelByStateKey({ roomId: first[0]!.roomId, type: first[0]!.type, stateKey: first[0]!.stateKey!, keepUserId: undefined, nowMs: clock.now() });
+    expect(cancelled).toEqual([]);
   });
 
   it('applies concurrent adds in order, across batches in flight: one transaction key, one event', async () => {
