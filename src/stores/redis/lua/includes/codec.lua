@@ -55,13 +55,10 @@ local function encodeEvent(e)
   return table.concat(out)
 end
 
--- Decodes the record; with `fields` = 2 only up to the owner (claimToken, userId), which is all
--- that ownership checks need.
-local function decodeEvent(packed, fields)
-  local l, a, q, pos = string.match(packed, '^(%d+),(%d+),(%-?%d*),()')
-  local e = { l = tonumber(l), a = tonumber(a), q = tonumber(q) }
-  local last = fields or #STRING_FIELDS
-  for i = 1, last do
+-- Decodes string fields `first` to `last` of STRING_FIELDS into `e`, the first at `pos`; returns
+-- the position after the last.
+local function decodeFields(packed, pos, e, first, last)
+  for i = first, last do
     if string.byte(packed, pos) == 126 then -- '~': absent
       pos = pos + 1
     else
@@ -73,6 +70,16 @@ local function decodeEvent(packed, fields)
       pos = colon + length + 1
     end
   end
+  return pos
+end
+
+-- Decodes the record; with `fields` = 2 only up to the owner (claimToken, userId), which is all
+-- that ownership checks need.
+local function decodeEvent(packed, fields)
+  local l, a, q, pos = string.match(packed, '^(%d+),(%d+),(%-?%d*),()')
+  local e = { l = tonumber(l), a = tonumber(a), q = tonumber(q) }
+  local last = fields or #STRING_FIELDS
+  pos = decodeFields(packed, pos, e, 1, last)
   if last == #STRING_FIELDS then e.c = string.sub(packed, pos) end
   return e
 end
