@@ -88,7 +88,8 @@ export interface DelayedEventSchedulerOptions {
   readonly deliveryRetry?: DeliveryRetryOptions;
   /**
    * How long a claim on a due event holds before another worker may send it, in ms. Must exceed the
-   * longest `sendEvent` call you expect.
+   * time to send two claimed batches (the next batch is claimed while the current one is sent), so
+   * well above the longest `sendEvent` call you expect.
    * @defaultValue 30000
    */
   readonly leaseMs?: number;
