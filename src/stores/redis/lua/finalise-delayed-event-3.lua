@@ -14,14 +14,13 @@
 ]]
 -- @include includes/status.lua
 -- @include includes/codec.lua
+-- @include includes/claimed-event.lua
 -- @include includes/due.lua
 -- @include includes/remove-event.lua
 
 local id = ARGV[1]
-local packed = redis.call('HGET', KEYS[1], id)
-if not packed then return { NOT_FOUND } end
-local e = decodeEvent(packed)
-if e.ct ~= ARGV[2] then return { CLAIM_LOST } end
+local e, refusal = claimedEvent(KEYS[1], id, ARGV[2])
+if not e then return { refusal } end
 
 removeEvent(KEYS[3], KEYS[1], KEYS[2], id, e)
 return { OK, nextDueAt(KEYS[2]) }
