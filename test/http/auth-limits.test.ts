@@ -174,6 +174,16 @@ describe('body size limit', () => {
     expect(res.status).toBe(413);
   });
 
+  /** A delayed send whose body is streamed (chunked, no Content-Length). */
+  function putStreamed(baseUrl: string, txnId: string, stream: ReadableStream<Uint8Array>): Promise<Response> {
+    return fetch(`${baseUrl}${ROOMS}/send/m.room.message/${txnId}?delay=10`, {
+      method: 'PUT',
+      headers: { authorization: 'Bearer alice' },
+      body: stream,
+      duplex: 'half',
+    } as RequestInit);
+  }
+
   it('answers 413 for a chunked body without Content-Length', async () => {
     s = await startNodeServer({ handler: { maxBodyBytes: 1024 } });
     const chunk = new TextEncoder().encode('x'.repeat(600));
@@ -186,12 +196,7 @@ describe('body size limit', () => {
         controller.close();
       },
     });
-    const res = await fetch(`${s.baseUrl}${ROOMS}/send/m.room.message/chunked?delay=10`, {
-      method: 'PUT',
-      headers: { authorization: 'Bearer alice' },
-      body: stream,
-      duplex: 'half',
-    } as RequestInit);
+    const res = await putStreamed(s.baseUrl, 'chunked', stream);
     expect(res.status).toBe(413);
     expect(((await res.json()) as Record<string, unknown>)['errcode']).toBe('M_TOO_LARGE');
   });
@@ -210,12 +215,7 @@ describe('body size limit', () => {
         }
       },
     });
-    const res = await fetch(`${s.baseUrl}${ROOMS}/send/m.room.message/endless?delay=10`, {
-      method: 'PUT',
-      headers: { authorization: 'Bearer alice' },
-      body: stream,
-      duplex: 'half',
-    } as RequestInit);
+    const res = await putStreamed(s.baseUrl, 'endless', stream);
     expect(res.status).toBe(413);
     expect(res.headers.get('connection')).toBe('close');
     expect(((await res.json()) as Record<string, unknown>)['errcode']).toBe('M_TOO_LARGE');
