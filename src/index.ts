@@ -9,7 +9,6 @@
  * @module
  */
 export { DelayedEventScheduler } from './core/delayed-event-scheduler.js';
-export type { ScheduleRequest, ScheduleResult, DelayedEventsPage, PersistedStateEvent } from './core/delayed-event-scheduler.js';
 export { resolveSchedulerOptions } from './core/options.js';
 export type {
   DelayedEventSchedulerOptions,
@@ -19,11 +18,11 @@ export type {
   DeliveryRetryOptions,
 } from './core/options.js';
 export { RateLimiter, DEFAULT_RATE_LIMITS, RATE_LIMIT_BUCKETS } from './core/rate-limiter.js';
-export type { RateLimitBucket, BucketLimit, RateLimiterOptions, ConsumeResult } from './core/rate-limiter.js';
-export { MaxOutstandingGuard } from './core/max-outstanding-guard.js';
+export type { RateLimitBucket, BucketLimit, RateLimiterOptions, ConsumeResult, RateLimiterLike, RateLimitBackend } from './core/rate-limiter.js';
+export { MaxOutstandingGuard, DEFAULT_MAX_OUTSTANDING_PER_USER } from './core/max-outstanding-guard.js';
 export type { MaxOutstandingGuardOptions } from './core/max-outstanding-guard.js';
-export { ErrorMapper } from './core/error-mapper.js';
-export type { ErrorStyle, ErrorResponse, ErrorMapperOptions } from './core/error-mapper.js';
+export { ErrorMapper } from './http/error-mapper.js';
+export type { ErrorStyle, ErrorResponse, ErrorMapperOptions } from './http/error-mapper.js';
 export {
   DelayedEventsError,
   MatrixError,
@@ -34,11 +33,12 @@ export {
   InvalidRequestError,
   ForbiddenError,
   StoreUnavailableError,
-  ConfigError,
   isDelayedEventsError,
   asMatrixError,
 } from './core/errors.js';
-export type { DelayedEventsErrcode, MatrixErrorShape, ConfigErrorCode } from './core/errors.js';
+export type { DelayedEventsErrcode, MatrixErrorShape } from './core/errors.js';
+export { ConfigError, isConfigError } from './core/config-error.js';
+export type { ConfigErrorCode } from './core/config-error.js';
 export { systemClock, MAX_TIMER_DELAY_MS } from './core/clock.js';
 export type { Clock, TimerHandle } from './core/clock.js';
 export type {
@@ -50,6 +50,10 @@ export type {
   Logger,
   FinalOutcome,
   PendingDelayedEvent,
+  ScheduleRequest,
+  ScheduleResult,
+  DelayedEventsPage,
+  PersistedStateEvent,
 } from './core/types.js';
 export { createMemoryStore } from './stores/memory/memory-store.js';
 export type {
@@ -65,11 +69,10 @@ export type {
   StateKeyFilter,
   StoreCapabilities,
   RestartOutcome,
-  RateLimitCharge,
-  RateLimitRefusal,
   EventOutcome,
   CancelByStateKeyResult,
-} from './stores/store.js';
+} from './core/store.js';
+export { encodeCursor, decodeCursor } from './http/cursor.js';
 export { createDelayedEventsHandler } from './http/handlers.js';
 export type {
   AuthenticateFn,

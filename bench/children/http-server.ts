@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { DelayedEventScheduler } from '../../src/core/delayed-event-scheduler.js';
+import { createMemoryStore } from '../../src/stores/memory/memory-store.js';
 import { toExpressRouter } from '../../src/adapters/express/index.js';
 import { toNodeHandler } from '../../src/adapters/node/index.js';
 import type { HandlerRequest } from '../../src/http/handlers.js';
@@ -35,6 +36,7 @@ async function main(): Promise<void> {
 
   if (kind === 'express-ours' || kind === 'node-ours') {
     const scheduler = new DelayedEventScheduler({
+      store: createMemoryStore(),
       sendEvent: () => {},
       rateLimiter: limiterOff(),
       maxOutstandingPerUser: CAP_PER_USER,

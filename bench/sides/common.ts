@@ -3,7 +3,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { makeEvents, type BenchEvent } from '../lib/data.js';
 import { sleep, summarise } from '../lib/stats.js';
 import type { StormResult } from './types.js';
-import type { ScheduleRequest } from '../../src/core/delayed-event-scheduler.js';
+import type { ScheduleRequest } from '../../src/core/types.js';
 
 /** Delay of events that must not fall due during a throughput run (one hour). */
 export const IDLE_DELAY_MS = 3_600_000;

@@ -10,7 +10,7 @@ import { DelayedEventScheduler } from '../../src/core/delayed-event-scheduler.js
 import { RateLimiter } from '../../src/core/rate-limiter.js';
 import { createMemoryStore } from '../../src/stores/memory/memory-store.js';
 import { createRedisRateLimiter, createRedisStore } from '../../src/stores/redis/index.js';
-import type { DelayedEventStore, NewDelayedEvent } from '../../src/stores/store.js';
+import type { DelayedEventStore, NewDelayedEvent } from '../../src/core/store.js';
 import type { DueDelayedEvent } from '../../src/core/types.js';
 import type { BenchEvent } from '../lib/data.js';
 import { permutation, randomIndexes, runLanes } from '../lib/stats.js';
@@ -196,7 +196,7 @@ export function createOursSide(mode: OursMode): SideFactory {
           if (mode.via === 'scheduler') {
             await scheduler!.cancel({ userId: ev.userId, deviceId: ev.deviceId }, ev.delayId);
           } else {
-            const result = await store!.cancel(ev.delayId, ev.userId, Date.now());
+            const result = await store!.cancel(ev.delayId, ev.userId);
             if (!result.ok) failed++;
           }
         });

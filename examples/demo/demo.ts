@@ -2,7 +2,7 @@
  * A runnable tour of the core on the in-memory store (`npm run example:demo`): schedule, heartbeat
  * (restart), let one fire, cancel another, send one early, and watch newer state cancel one.
  */
-import { DelayedEventScheduler, RateLimiter, type DueDelayedEvent } from '../../src/index.js';
+import { createMemoryStore, DelayedEventScheduler, RateLimiter, type DueDelayedEvent } from '../../src/index.js';
 
 const started = Date.now();
 const log = (message: string) => console.log(`[+${String(Date.now() - started).padStart(5)} ms] ${message}`);
@@ -10,6 +10,7 @@ const alice = { userId: '@alice:example.org', deviceId: 'ALICEPHONE' };
 const room = '!call:example.org';
 
 const scheduler = new DelayedEventScheduler({
+  store: createMemoryStore(),
   sendEvent: (event: DueDelayedEvent) => {
     log(`SENT     ${event.type} ${event.stateKey ?? ''} ${JSON.stringify(event.content)} (${event.trigger}, id ${event.delayId})`);
   },

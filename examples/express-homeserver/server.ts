@@ -22,7 +22,8 @@ import type { CancelOnNewerStatePolicy } from '../../src/core/options.js';
 import { RateLimiter } from '../../src/core/rate-limiter.js';
 import type { DueDelayedEvent, FinalOutcome, Logger } from '../../src/core/types.js';
 import { versionsUnstableFeatures } from '../../src/http/versions.js';
-import type { DelayedEventStore } from '../../src/stores/store.js';
+import type { DelayedEventStore } from '../../src/core/store.js';
+import { createMemoryStore } from '../../src/stores/memory/memory-store.js';
 import { AuthService } from './auth.js';
 import type { RateLimitsConfig } from './config.js';
 import { rateLimitBuckets } from './config.js';
@@ -127,7 +128,7 @@ export function createHomeserver(config: HomeserverConfig = {}): Homeserver {
     config.rateLimiter ?? (config.rateLimits !== undefined ? new RateLimiter({ logger, buckets: rateLimitBuckets(config.rateLimits) }) : undefined);
   const scheduler = new DelayedEventScheduler({
     sendEvent,
-    ...(config.store ? { store: config.store } : {}),
+    store: config.store ?? createMemoryStore(),
     ...(config.clock ? { clock: config.clock } : {}),
     logger,
     ...(config.maxDelayMs !== undefined ? { maxDelayMs: config.maxDelayMs } : {}),

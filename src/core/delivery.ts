@@ -2,11 +2,11 @@
  * Sending due events: the delivery rate limit, the host's `sendEvent`, retries and finalisation.
  * Split from the scheduler so each stays readable; internal.
  */
-import { asMatrixError, RateLimitedError } from './errors.js';
+import { asMatrixError, RateLimitedError, storeCall } from './errors.js';
 import type { ResolvedSchedulerOptions } from './options.js';
-import type { RateLimiter } from './rate-limiter.js';
+import type { RateLimiterLike } from './rate-limiter.js';
 import type { DueDelayedEvent, FinalOutcome, JsonObject } from './types.js';
-import type { ClaimedDelayedEvent, DelayedEventStore, MutationResult, StoredDelayedEvent } from '../stores/store.js';
+import type { ClaimedDelayedEvent, DelayedEventStore, MutationResult, StoredDelayedEvent } from './store.js';
 
 const SENT: FinalOutcome = Object.freeze({ kind: 'sent' });
 /** Most finalisations sent to the store in one call; a full queue goes out without waiting for the turn to end. */
@@ -28,8 +28,7 @@ const CONTENT: PropertyDescriptor = {
   configurable: true,
 };
 
-/** @internal */
-export function toDueEvent(event: StoredDelayedEvent, trigger: DueDelayedEvent['trigger']): DueDelayedEvent {
+function toDueEvent(event: StoredDelayedEvent, trigger: DueDelayedEvent['trigger']): DueDelayedEvent {
   // Parsed only when read: in a storm most of the cost of a hand-over was this parse, and hosts that
   // store JSON never need it.
   const due = {
@@ -67,7 +66,7 @@ export class Delivery {
   constructor(
     private readonly options: ResolvedSchedulerOptions,
     private readonly store: DelayedEventStore,
-    private readonly rateLimiter: RateLimiter,
+    private readonly rateLimiter: RateLimiterLike,
     /** Asks the scheduler to wake up by `dueAtMs`. */
     private readonly wakeBy: (dueAtMs: number | undefined) => void,
   ) {}
@@ -102,6 +101,22 @@ export class Delivery {
   }
 
   /**
+   * Sends one event its owner asked to send now (the `send` action). When the host refuses it, the
+   * event goes back to the schedule as it was and the host's error is thrown.
+   *
+   * @throws whatever `sendEvent` threw; `StoreUnavailableError` when the store fails.
+   */
+  async sendByAction(event: ClaimedDelayedEvent): Promise<void> {
+    try {
+      await this.handOver(event, 'action');
+    } catch (error) {
+      await storeCall(() => this.reschedule(event, event.sendAtMs, event.attempts));
+      throw error;
+    }
+    await storeCall(() => this.finalise(event, 'action', SENT));
+  }
+
+  /**
    * Sends every finalisation queued so far to the store now. Resolves when those and all earlier ones
    * are stored and reported; never rejects (a store fault leaves the events to their lease).
    */
@@ -126,13 +141,7 @@ export class Delivery {
       if (!allowed.ok) {
         if (this.options.deliveryRateLimitPolicy === 'defer') {
           logger.info?.(`delayed event ${event.delayId} deferred by ${allowed.retryAfterMs} ms: delivery rate limit`);
-          const nowMs = clock.now();
-          const result = await this.store.reschedule(event.delayId, event.claimToken, {
-            sendAtMs: nowMs + allowed.retryAfterMs,
-            attempts: event.attempts,
-            nowMs,
-          });
-          if (result.ok) this.wakeBy(result.nextDueAtMs);
+          await this.reschedule(event, clock.now() + allowed.retryAfterMs, event.attempts);
         } else {
           this.queueFinalise(event, { kind: 'failed', error: new RateLimitedError('delivery', allowed.retryAfterMs) });
         }
@@ -145,11 +154,22 @@ export class Delivery {
     await this.sendNow(event);
   }
 
+  /** The one place the host's `sendEvent` is called. */
+  private handOver(event: ClaimedDelayedEvent, trigger: DueDelayedEvent['trigger']): unknown {
+    return this.options.sendEvent(toDueEvent(event, trigger));
+  }
+
+  /** Returns a claimed event to the schedule, due at `sendAtMs`, and wakes the timer for it. */
+  private async reschedule(event: ClaimedDelayedEvent, sendAtMs: number, attempts: number): Promise<void> {
+    const result = await this.store.reschedule(event.delayId, event.claimToken, { sendAtMs, attempts, nowMs: this.options.clock.now() });
+    if (result.ok) this.wakeBy(result.nextDueAtMs);
+  }
+
   /** Hands the event to the host; a synchronous host answers without a promise, which saves a turn per event. */
   private sendNow(event: ClaimedDelayedEvent): Promise<void> | undefined {
     let sending: unknown;
     try {
-      sending = this.options.sendEvent(toDueEvent(event, 'timeout'));
+      sending = this.handOver(event, 'timeout');
     } catch (error) {
       return this.failed(event, error);
     }
@@ -183,9 +203,7 @@ export class Delivery {
     }
     const backoffMs = Math.min(deliveryRetry.maxBackoffMs, deliveryRetry.initialBackoffMs * 2 ** (attempts - 1));
     logger.warn?.(`delayed event ${event.delayId}: attempt ${attempts} failed; retrying in ${backoffMs} ms`, error);
-    const nowMs = clock.now();
-    const result = await this.store.reschedule(event.delayId, event.claimToken, { sendAtMs: nowMs + backoffMs, attempts, nowMs });
-    if (result.ok) this.wakeBy(result.nextDueAtMs);
+    await this.reschedule(event, clock.now() + backoffMs, attempts);
   }
 
   /**
@@ -231,7 +249,7 @@ export class Delivery {
     }
     let results: readonly MutationResult[];
     try {
-      results = await this.store.finaliseMany(events, this.options.clock.now());
+      results = await this.store.finaliseMany(events);
     } catch (storeFault) {
       // One line for the batch: a Redis outage mid-storm must not log a line per event.
       const first = (events[0] as ClaimedDelayedEvent).delayId;
@@ -247,8 +265,8 @@ export class Delivery {
   }
 
   /** Removes a claimed event and reports the outcome (once: only the claim holder gets `ok`). */
-  async finalise(event: ClaimedDelayedEvent, trigger: DueDelayedEvent['trigger'], outcome: FinalOutcome): Promise<void> {
-    const result = await this.store.finalise(event.delayId, event.claimToken, this.options.clock.now());
+  private async finalise(event: ClaimedDelayedEvent, trigger: DueDelayedEvent['trigger'], outcome: FinalOutcome): Promise<void> {
+    const result = await this.store.finalise(event.delayId, event.claimToken);
     if (result.ok) this.report(event, trigger, outcome);
   }
 

@@ -1,6 +1,8 @@
 /**
  * The one error family of the library. Every expected failure is a {@link DelayedEventsError} with a
- * Matrix `errcode`, an HTTP status and typed details; `ErrorMapper` turns any of them into a response.
+ * Matrix `errcode`, an HTTP status and typed fields (`retryAfterMs`, `maxDelayMs`, …). The wire form
+ * (field names, the unstable errcode form, `Retry-After`) is written only by `ErrorMapper` in
+ * `src/http/`.
  */
 
 const BRAND = Symbol.for('matrix-delayed-events.error');
@@ -31,28 +33,20 @@ export class DelayedEventsError extends Error {
   readonly errcode: string;
   /** HTTP status the error maps to. */
   readonly httpStatus: number;
-  /** Extra fields for the response body (wire names), e.g. `{ max_delay: 86400000 }`. */
-  readonly details: Readonly<Record<string, unknown>>;
-  /** For 429s: how long the client should wait, in ms. */
+  /** When the client may retry, in ms from now (rate limits); `undefined` otherwise. */
   readonly retryAfterMs: number | undefined;
 
   /**
    * @param errcode - Matrix error code.
    * @param httpStatus - HTTP status.
    * @param message - Human-readable message; it is sent to the client as `error`.
-   * @param options - Optional details, retry time and cause.
+   * @param options - Optional retry time and cause.
    */
-  constructor(
-    errcode: string,
-    httpStatus: number,
-    message: string,
-    options: { details?: Record<string, unknown>; retryAfterMs?: number; cause?: unknown } = {},
-  ) {
+  constructor(errcode: string, httpStatus: number, message: string, options: { retryAfterMs?: number; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'DelayedEventsError';
     this.errcode = errcode;
     this.httpStatus = httpStatus;
-    this.details = Object.freeze({ ...options.details });
     this.retryAfterMs = options.retryAfterMs;
     Object.defineProperty(this, BRAND, { value: true });
   }
@@ -63,11 +57,13 @@ export class DelayedEventsError extends Error {
  * specific status and errcode (e.g. 403 `M_FORBIDDEN` when power levels forbid the event).
  */
 export class MatrixError extends DelayedEventsError {
+  /** Extra fields for the response body, as the host wrote them (wire names). */
+  readonly details: Readonly<Record<string, unknown>>;
   /**
    * @param httpStatus - HTTP status (4xx for a permanent refusal).
    * @param errcode - Matrix error code.
    * @param message - Human-readable message for the client.
-   * @param options - Optional details, retry time and cause.
+   * @param options - Optional extra body fields, retry time and cause.
    */
   constructor(
     httpStatus: number,
@@ -77,6 +73,7 @@ export class MatrixError extends DelayedEventsError {
   ) {
     super(errcode, httpStatus, message, options);
     this.name = 'MatrixError';
+    this.details = Object.freeze({ ...options.details });
   }
 }
 
@@ -94,9 +91,7 @@ export class MaxDelayExceededError extends DelayedEventsError {
   readonly maxDelayMs: number;
   /** @param maxDelayMs - The largest delay allowed, in ms. */
   constructor(maxDelayMs: number) {
-    super('M_MAX_DELAY_EXCEEDED', 400, 'The requested delay exceeds the allowed maximum.', {
-      details: { max_delay: maxDelayMs },
-    });
+    super('M_MAX_DELAY_EXCEEDED', 400, 'The requested delay exceeds the allowed maximum.');
     this.name = 'MaxDelayExceededError';
     this.maxDelayMs = maxDelayMs;
   }
@@ -171,6 +166,21 @@ export class StoreUnavailableError extends DelayedEventsError {
 }
 
 /**
+ * Runs a store call; a fault of the store (anything but an error of this family) becomes a
+ * {@link StoreUnavailableError}, so clients get 503 and the detail goes to the logger.
+ *
+ * @internal
+ */
+export async function storeCall<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    if (isDelayedEventsError(error)) throw error;
+    throw new StoreUnavailableError(error);
+  }
+}
+
+/**
  * True for any error of this family, including ones thrown by another copy (ESM vs CJS) of the
  * package, where `instanceof` fails.
  */
@@ -202,27 +212,4 @@ export function asMatrixError(value: unknown): MatrixErrorShape | undefined {
   if (status < 400 || status > 599) return undefined;
   const message = typeof candidate['message'] === 'string' ? candidate['message'] : errcode;
   return { errcode, httpStatus: status, message };
-}
-
-/** Stable codes of {@link ConfigError}, each documented in `docs/guide/errors.md`. */
-export type ConfigErrorCode =
-  | 'ERR_DE_MAX_DELAY_INVALID'
-  | 'ERR_DE_MAX_PER_USER_INVALID'
-  | 'ERR_DE_RATE_LIMIT_INVALID'
-  | 'ERR_DE_OPTION_INVALID'
-  | 'ERR_DE_SEND_EVENT_MISSING';
-
-/** Invalid options passed to a constructor or factory. Thrown once, at construction. */
-export class ConfigError extends Error {
-  /** Stable code for the problem. */
-  readonly code: ConfigErrorCode;
-  /**
-   * @param code - Stable code for the problem.
-   * @param message - What is wrong and what is expected.
-   */
-  constructor(code: ConfigErrorCode, message: string) {
-    super(`${code}: ${message}`);
-    this.name = 'ConfigError';
-    this.code = code;
-  }
 }

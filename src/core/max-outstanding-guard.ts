@@ -1,5 +1,8 @@
 import { ForbiddenError, MaxOutstandingError } from './errors.js';
 
+/** The cap on outstanding delayed events per user when none is configured. */
+export const DEFAULT_MAX_OUTSTANDING_PER_USER = 100;
+
 /** Options of {@link MaxOutstandingGuard}. */
 export interface MaxOutstandingGuardOptions {
   /**
@@ -20,7 +23,7 @@ export class MaxOutstandingGuard {
 
   /** @param options - The cap. */
   constructor(options: MaxOutstandingGuardOptions = {}) {
-    this.maxPerUser = options.maxPerUser ?? 100;
+    this.maxPerUser = options.maxPerUser ?? DEFAULT_MAX_OUTSTANDING_PER_USER;
   }
 
   /**

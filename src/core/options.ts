@@ -1,9 +1,10 @@
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
-import { ConfigError } from './errors.js';
+import { ConfigError } from './config-error.js';
+import { DEFAULT_MAX_OUTSTANDING_PER_USER } from './max-outstanding-guard.js';
 import type { FinalOutcome, Logger, SendEventFn, DueDelayedEvent } from './types.js';
-import type { DelayedEventStore } from '../stores/store.js';
-import type { RateLimiter } from './rate-limiter.js';
+import type { DelayedEventStore } from './store.js';
+import type { RateLimiterLike } from './rate-limiter.js';
 
 /**
  * Which pending delayed state events a newer state event on the same (room, type, state key) cancels.
@@ -42,10 +43,10 @@ export interface DelayedEventSchedulerOptions {
   /** Inserts a due event into its room, checking power levels at that moment. Required. */
   readonly sendEvent: SendEventFn;
   /**
-   * Where the schedule lives.
-   * @defaultValue a new in-memory store (`createMemoryStore()`)
+   * Where the schedule lives: `createMemoryStore()` for one process, `createRedisStore()` (from
+   * `matrix-delayed-events/redis`) for several. Required.
    */
-  readonly store?: DelayedEventStore;
+  readonly store: DelayedEventStore;
   /**
    * Source of time and timers.
    * @defaultValue `systemClock`
@@ -68,10 +69,11 @@ export interface DelayedEventSchedulerOptions {
    */
   readonly maxOutstandingPerUser?: number | ((userId: string) => number);
   /**
-   * Rate limits. Pass a {@link RateLimiter} (e.g. one backed by Redis, shared by workers).
+   * Rate limits: a `RateLimiter` (e.g. one backed by Redis, shared by workers) or any object of the
+   * {@link RateLimiterLike} shape.
    * @defaultValue a memory-backed `RateLimiter` with its default buckets
    */
-  readonly rateLimiter?: RateLimiter;
+  readonly rateLimiter?: RateLimiterLike;
   /**
    * Which pending delayed state events a newer state event cancels.
    * @defaultValue `"other-senders"`
@@ -189,11 +191,14 @@ export function resolveSchedulerOptions(input: DelayedEventSchedulerOptions): Re
   if (typeof input?.sendEvent !== 'function') {
     throw new ConfigError('ERR_DE_SEND_EVENT_MISSING', 'sendEvent must be a function that inserts an event into its room');
   }
+  if (typeof input.store?.add !== 'function') {
+    throw new ConfigError('ERR_DE_OPTION_INVALID', 'store must be a DelayedEventStore, e.g. createMemoryStore()');
+  }
   const maxDelayMs = input.maxDelayMs ?? DAY_MS;
   if (typeof maxDelayMs !== 'number' || !Number.isSafeInteger(maxDelayMs) || maxDelayMs <= 0) {
     throw new ConfigError('ERR_DE_MAX_DELAY_INVALID', `maxDelayMs must be an integer > 0 (got ${String(maxDelayMs)})`);
   }
-  const cap = input.maxOutstandingPerUser ?? 100;
+  const cap = input.maxOutstandingPerUser ?? DEFAULT_MAX_OUTSTANDING_PER_USER;
   if (typeof cap !== 'function' && (typeof cap !== 'number' || !Number.isSafeInteger(cap) || cap < 0)) {
     throw new ConfigError(
       'ERR_DE_MAX_PER_USER_INVALID',

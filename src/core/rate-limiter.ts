@@ -1,6 +1,6 @@
-import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
-import { ConfigError, RateLimitedError } from './errors.js';
-import type { RateLimitCharge } from '../stores/store.js';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { ConfigError } from './config-error.js';
+import { RateLimitedError } from './errors.js';
 import type { Logger, Requester } from './types.js';
 
 /**
@@ -36,6 +36,41 @@ export const DEFAULT_RATE_LIMITS: Readonly<Record<RateLimitBucket, BucketLimit>>
   delivery: { points: 30, durationMs: 10_000 },
 });
 
+/**
+ * The counter store behind one bucket: rate-limiter-flexible's `RateLimiterMemory`, `RateLimiterRedis`
+ * and their wrappers fit as they are.
+ */
+export interface RateLimitBackend {
+  /**
+   * Takes `points` (default 1) from `key`'s counter. Resolves when they were available; rejects with a
+   * rate-limiter-flexible `RateLimiterRes` (its `msBeforeNext` says when to retry) when they were not,
+   * and with anything else for a backend fault.
+   */
+  consume(key: string, points?: number): Promise<unknown>;
+}
+
+/**
+ * What the scheduler needs of a rate limiter. {@link RateLimiter} is the default implementation; a
+ * host may pass any object of this shape (e.g. one over its own limits service).
+ */
+export interface RateLimiterLike {
+  /**
+   * Runs one guarded action: takes a point from `who`'s `bucket`, then runs `action`.
+   *
+   * @remarks
+   * `action` starts its store call synchronously; an implementation may rely on that to charge the
+   * point inside the store's own call (see `createRedisDelayedEvents` in `matrix-delayed-events/redis`).
+   *
+   * @throws `RateLimitedError` (without running `action`) when the bucket is empty; otherwise whatever
+   * `action` throws.
+   */
+  guard<T>(bucket: RateLimitBucket, who: Requester, action: () => Promise<T>): Promise<T>;
+  /** Takes a point from `who`'s `bucket`, or reports how long to wait. Never throws. */
+  tryConsume(bucket: RateLimitBucket, who: Requester): Promise<ConsumeResult>;
+  /** True when the bucket limits anything (a bucket that is off costs nothing per event). */
+  isEnabled(bucket: RateLimitBucket): boolean;
+}
+
 /** Options of {@link RateLimiter}. */
 export interface RateLimiterOptions {
   /**
@@ -48,7 +83,7 @@ export interface RateLimiterOptions {
    * process (`RateLimiterMemory`); `createRedisRateLimiter` from `matrix-delayed-events/redis` shares
    * them between workers.
    */
-  readonly createBackend?: (bucket: RateLimitBucket, limit: BucketLimit, keyPrefix: string) => RateLimiterAbstract;
+  readonly createBackend?: (bucket: RateLimitBucket, limit: BucketLimit, keyPrefix: string) => RateLimitBackend;
   /**
    * Prefix of every counter key.
    * @defaultValue `"mde"`
@@ -59,13 +94,6 @@ export interface RateLimiterOptions {
    * everyone.
    */
   readonly logger?: Logger;
-  /**
-   * The object the counters live on, when a store can update them inside its own calls: see
-   * `DelayedEventStore.chargeTarget` and {@link RateLimiter.chargeFor}. The backend must then keep each
-   * counter as rate-limiter-flexible's `RateLimiterRedis` does, under `<keyPrefix>:<bucket>:<key>`.
-   * Set by `createRedisRateLimiter`; leave it unset otherwise.
-   */
-  readonly chargeTarget?: object;
 }
 
 /** Outcome of {@link RateLimiter.tryConsume}. */
@@ -80,8 +108,6 @@ export type ConsumeResult =
       /** How long until a point is available, in ms. */
       readonly retryAfterMs: number;
     };
-
-const RESOLVED: Promise<void> = Promise.resolve();
 
 function validateLimit(bucket: string, limit: BucketLimit): BucketLimit {
   const valid =
@@ -99,12 +125,15 @@ function validateLimit(bucket: string, limit: BucketLimit): BucketLimit {
   return limit;
 }
 
-/** A requester's counter within a bucket: user and device, never an IP address. */
-function counterKey(requester: Requester): string {
+/**
+ * A requester's counter within a bucket: user and device, never an IP address. Stored by the backend
+ * under `<keyPrefix>:<bucket>:<counterKey>`.
+ */
+export function counterKey(requester: Requester): string {
   return `${requester.userId}|${requester.deviceId ?? ''}`;
 }
 
-function memoryBackend(bucket: RateLimitBucket, limit: BucketLimit, keyPrefix: string): RateLimiterAbstract {
+function memoryBackend(bucket: RateLimitBucket, limit: BucketLimit, keyPrefix: string): RateLimitBackend {
   return new RateLimiterMemory({
     keyPrefix: `${keyPrefix}:${bucket}`,
     points: limit.points,
@@ -123,22 +152,25 @@ function memoryBackend(bucket: RateLimitBucket, limit: BucketLimit, keyPrefix: s
  * await limiter.consume('manage', { userId: '@alice:example.org', deviceId: 'PHONE' }); // or RateLimitedError
  * ```
  */
-export class RateLimiter {
-  private readonly limiters = new Map<RateLimitBucket, RateLimiterAbstract>();
-  private readonly limits = new Map<RateLimitBucket, BucketLimit>();
+export class RateLimiter implements RateLimiterLike {
+  private readonly limiters = new Map<RateLimitBucket, RateLimitBackend>();
+  /** The limits in force, per bucket (buckets that are off are absent). */
+  readonly limits: ReadonlyMap<RateLimitBucket, BucketLimit>;
   private readonly logger: Logger;
-  private readonly keyPrefix: string;
-  private readonly chargeTarget: object | undefined;
 
   /**
-   * @throws {@link ConfigError} `ERR_DE_RATE_LIMIT_INVALID` for a malformed limit.
+   * @throws `ConfigError` `ERR_DE_RATE_LIMIT_INVALID` for a malformed limit.
    */
   constructor(options: RateLimiterOptions = {}) {
     const createBackend = options.createBackend ?? memoryBackend;
     const keyPrefix = options.keyPrefix ?? 'mde';
-    this.keyPrefix = keyPrefix;
-    this.chargeTarget = options.chargeTarget;
     this.logger = options.logger ?? {};
+    const limits = new Map<RateLimitBucket, BucketLimit>();
+    for (const name of Object.keys(options.buckets ?? {})) {
+      if (!RATE_LIMIT_BUCKETS.includes(name as RateLimitBucket)) {
+        throw new ConfigError('ERR_DE_RATE_LIMIT_INVALID', `unknown rate-limit bucket "${name}" (known: ${RATE_LIMIT_BUCKETS.join(', ')})`);
+      }
+    }
     for (const bucket of RATE_LIMIT_BUCKETS) {
       const configured = options.buckets?.[bucket];
       if (configured === false) continue;
@@ -146,14 +178,10 @@ export class RateLimiter {
         throw new ConfigError('ERR_DE_RATE_LIMIT_INVALID', `rate limit "${bucket}" must be an object or false`);
       }
       const limit = validateLimit(bucket, configured ?? DEFAULT_RATE_LIMITS[bucket]);
-      this.limits.set(bucket, limit);
+      limits.set(bucket, limit);
       this.limiters.set(bucket, createBackend(bucket, limit, keyPrefix));
     }
-    for (const name of Object.keys(options.buckets ?? {})) {
-      if (!RATE_LIMIT_BUCKETS.includes(name as RateLimitBucket)) {
-        throw new ConfigError('ERR_DE_RATE_LIMIT_INVALID', `unknown rate-limit bucket "${name}" (known: ${RATE_LIMIT_BUCKETS.join(', ')})`);
-      }
-    }
+    this.limits = limits;
   }
 
   /** True when the bucket limits anything. */
@@ -176,36 +204,16 @@ export class RateLimiter {
   }
 
   /**
-   * What taking one point from the requester's bucket would do, for a store to apply inside its own
-   * call (one round trip instead of two), on the same counter {@link RateLimiter.consume} uses.
+   * Takes one point from the requester's bucket, then runs `action`.
    *
-   * @param target - The store's `chargeTarget`.
-   * @returns The charge, or `undefined` when the bucket is off or its counters do not live on
-   * `target` (then call {@link RateLimiter.consume} as usual).
+   * @throws {@link RateLimitedError} when the bucket is empty (`action` does not run).
    */
-  chargeFor(bucket: RateLimitBucket, requester: Requester, target: object | undefined): RateLimitCharge | undefined {
-    if (target === undefined || target !== this.chargeTarget) return undefined;
-    const limit = this.limits.get(bucket);
-    if (limit === undefined) return undefined;
-    return {
-      key: `${this.keyPrefix}:${bucket}:${counterKey(requester)}`,
-      points: 1,
-      limit: limit.points,
-      durationMs: limit.durationMs,
-      blockDurationMs: limit.blockDurationMs ?? 0,
-    };
-  }
-
-  /**
-   * Takes one point from the requester's bucket.
-   *
-   * @throws {@link RateLimitedError} when the bucket is empty.
-   */
-  consume(bucket: RateLimitBucket, requester: Requester): Promise<void> {
-    // A bucket that is off costs one resolved promise, not two async frames.
-    if (!this.limiters.has(bucket)) return RESOLVED;
+  guard<T>(bucket: RateLimitBucket, requester: Requester, action: () => Promise<T>): Promise<T> {
+    // A bucket that is off runs the action at once, with no async frame of its own.
+    if (!this.limiters.has(bucket)) return action();
     return this.tryConsume(bucket, requester).then((result) => {
       if (!result.ok) throw new RateLimitedError(bucket, result.retryAfterMs);
+      return action();
     });
   }
 }

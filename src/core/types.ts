@@ -2,6 +2,7 @@
  * Shared value types of the core. Everything here is camelCase and knows no wire format: the Matrix
  * field names (`delay_id`, `running_since`, …) appear only in `src/http/`.
  */
+import type { ListCursor } from './store.js';
 
 /** Opaque, unguessable identifier of one delayed event (at least 128 random bits, URL-safe). */
 export type DelayId = string;
@@ -105,4 +106,49 @@ export interface PendingDelayedEvent {
   readonly runningSinceMs: number;
   /** Event content. */
   readonly content: JsonObject;
+}
+
+/** What {@link DelayedEventScheduler.schedule} takes. */
+export interface ScheduleRequest extends Requester {
+  /** Target room. */
+  readonly roomId: string;
+  /** Event type. */
+  readonly type: string;
+  /** State key, for a delayed state event (may be the empty string). */
+  readonly stateKey?: string | undefined;
+  /** Event content, a JSON object. */
+  readonly content: JsonObject;
+  /** Delay in ms: an integer \>= 0 and at most `maxDelayMs`. */
+  readonly delayMs: number;
+  /**
+   * The client's transaction ID, scoped by the caller to its endpoint (e.g. `"send:" + txnId`). A repeat
+   * from the same user and device returns the first delay ID.
+   */
+  readonly txnId?: string | undefined;
+}
+
+/** What {@link DelayedEventScheduler.schedule} returns. */
+export interface ScheduleResult {
+  /** The delay ID, for `send`, `cancel`, `restart` and listings. */
+  readonly delayId: DelayId;
+}
+
+/** What {@link DelayedEventScheduler.list} returns. */
+export interface DelayedEventsPage {
+  /** Pending events in send-time order. */
+  readonly events: PendingDelayedEvent[];
+  /** Where the next page starts (pass it as `after`), present while more remain. */
+  readonly next?: ListCursor;
+}
+
+/** A state event the host has persisted, for {@link DelayedEventScheduler.onStateEvent}. */
+export interface PersistedStateEvent {
+  /** Room of the state event. */
+  readonly roomId: string;
+  /** Its type. */
+  readonly type: string;
+  /** Its state key. */
+  readonly stateKey: string;
+  /** Its sender. */
+  readonly sender: string;
 }

@@ -3,10 +3,12 @@
  * `{ status, headers, body }` response out (or `undefined`: not ours). They never throw.
  */
 import type { DelayedEventScheduler } from '../core/delayed-event-scheduler.js';
-import { ErrorMapper } from '../core/error-mapper.js';
-import type { ErrorStyle } from '../core/error-mapper.js';
-import { ConfigError, InvalidRequestError, MatrixError } from '../core/errors.js';
+import { ErrorMapper } from './error-mapper.js';
+import type { ErrorStyle } from './error-mapper.js';
+import { ConfigError } from '../core/config-error.js';
+import { InvalidRequestError, MatrixError } from '../core/errors.js';
 import type { JsonObject, Logger, PendingDelayedEvent, Requester } from '../core/types.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
 import { bodyByteLength, decodeSegment, parseDelay, readJsonBody, requireAction, requireEventContent } from './parse.js';
 import type { JsonBodyResult } from './parse.js';
 import { matchRoute } from './routes.js';
@@ -307,9 +309,9 @@ function manage(scheduler: HandlerScheduler, requester: Requester, request: Hand
 
 async function list(scheduler: HandlerScheduler, requester: Requester, query: URLSearchParams): Promise<Record<string, unknown>> {
   const from = query.get('from');
-  const page = await scheduler.list(requester, from === null || from === '' ? {} : { from });
+  const page = await scheduler.list(requester, from === null || from === '' ? {} : { after: decodeCursor(from) });
   const body: Record<string, unknown> = { delayed_events: page.events.map(toWire) };
-  if (page.nextBatch !== undefined) body['next_batch'] = page.nextBatch;
+  if (page.next !== undefined) body['next_batch'] = encodeCursor(page.next);
   return body;
 }
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from './manual-clock.js';
-import type { ClaimedDelayedEvent, DelayedEventStore, NewDelayedEvent } from '../stores/store.js';
+import type { ClaimedDelayedEvent, DelayedEventStore, NewDelayedEvent } from '../core/store.js';
 
 /** What a conformance test gives the store factory. */
 export interface StoreTestContext {
@@ -132,7 +132,7 @@ export function describeStoreConformance(
       expect(repeat).toMatchObject({ ok: true, delayId: first.delayId, duplicate: true });
       expect(await ctx().store.findTxn('alice|DEV|send:1', ctx().clock.now())).toBe(first.delayId);
       expect(await ctx().store.findTxn('alice|DEV|send:2', ctx().clock.now())).toBeUndefined();
-      await ctx().store.cancel(first.delayId, first.userId, ctx().clock.now());
+      await ctx().store.cancel(first.delayId, first.userId);
       expect(await add(event({ txnKey: 'alice|DEV|send:1' }), 1)).toMatchObject({ delayId: first.delayId, duplicate: true });
       ctx().clock.advance(TXN_TTL_MS + 1);
       expect(await ctx().store.findTxn('alice|DEV|send:1', ctx().clock.now())).toBeUndefined();
@@ -155,10 +155,10 @@ export function describeStoreConformance(
       const e = event();
       await add(e, 1);
       expect(await add(event(), 1)).toMatchObject({ ok: false });
-      expect(await ctx().store.cancel(e.delayId, '@mallory:example.org', ctx().clock.now())).toEqual({ ok: false, reason: 'not_found' });
-      const cancelled = await ctx().store.cancel(e.delayId, e.userId, ctx().clock.now());
+      expect(await ctx().store.cancel(e.delayId, '@mallory:example.org')).toEqual({ ok: false, reason: 'not_found' });
+      const cancelled = await ctx().store.cancel(e.delayId, e.userId);
       expect(cancelled).toMatchObject({ ok: true, event: { delayId: e.delayId }, nextDueAtMs: undefined });
-      expect(await ctx().store.cancel(e.delayId, e.userId, ctx().clock.now())).toEqual({ ok: false, reason: 'not_found' });
+      expect(await ctx().store.cancel(e.delayId, e.userId)).toEqual({ ok: false, reason: 'not_found' });
       expect(await ctx().store.get(e.delayId)).toBeUndefined();
       expect(await add(event(), 1)).toMatchObject({ ok: true });
     });
@@ -194,7 +194,7 @@ export function describeStoreConformance(
       expect(claimed?.delayId).toBe(e.delayId);
       const now = ctx().clock.now();
       expect(await ctx().store.restart(e.delayId, e.userId, now)).toEqual({ ok: false, reason: 'not_found' });
-      expect(await ctx().store.cancel(e.delayId, e.userId, now)).toEqual({ ok: false, reason: 'not_found' });
+      expect(await ctx().store.cancel(e.delayId, e.userId)).toEqual({ ok: false, reason: 'not_found' });
       expect(await ctx().store.claim(e.delayId, e.userId, claimOpts('other'))).toEqual({ ok: false, reason: 'not_found' });
       expect(await ctx().store.listForUser(e.userId, { limit: 10 })).toEqual([]);
       expect(await add(event(), 1)).toMatchObject({ ok: false, reason: 'max_outstanding' });
@@ -212,9 +212,9 @@ export function describeStoreConformance(
       const [again] = await ctx().store.claimDue({ ...claimOpts('second'), max: 1 });
       expect(again).toMatchObject({ delayId: e.delayId, claimToken: 'second' });
       const now = ctx().clock.now();
-      expect(await ctx().store.finalise(e.delayId, 'first', now)).toEqual({ ok: false, reason: 'not_found' });
+      expect(await ctx().store.finalise(e.delayId, 'first')).toEqual({ ok: false, reason: 'not_found' });
       expect(await ctx().store.reschedule(e.delayId, 'first', { sendAtMs: now, attempts: 1, nowMs: now })).toEqual({ ok: false, reason: 'not_found' });
-      expect(await ctx().store.finalise(e.delayId, 'second', now)).toMatchObject({ ok: true });
+      expect(await ctx().store.finalise(e.delayId, 'second')).toMatchObject({ ok: true });
       expect(await ctx().store.get(e.delayId)).toBeUndefined();
       expect(await ctx().store.nextDueAtMs()).toBeUndefined();
     });
@@ -238,7 +238,6 @@ export function describeStoreConformance(
       const claimedA = first.find((e) => e.delayId === a.delayId)!;
       const results = await store.finaliseMany(
         [claimedA, claimedB.ok ? claimedB.event : claimedA, first.find((e) => e.delayId === c.delayId)!, claimedA],
-        ctx().clock.now(),
       );
       const stillDue = await store.nextDueAtMs();
       expect(results).toEqual([
@@ -255,9 +254,9 @@ export function describeStoreConformance(
       expect(await add(event(), 3)).toMatchObject({ ok: true });
       const next = event({ delayMs: 1000, ...state });
       expect(await add(next, 100)).toMatchObject({ ok: true });
-      const { cancelled } = await store.cancelByStateKey({ roomId: next.roomId, ...state, keepUserId: undefined, nowMs: ctx().clock.now() });
+      const { cancelled } = await store.cancelByStateKey({ roomId: next.roomId, ...state, keepUserId: undefined });
       expect(cancelled.map((e) => e.delayId)).toEqual([next.delayId]);
-      expect(await store.finaliseMany([], ctx().clock.now())).toEqual([]);
+      expect(await store.finaliseMany([])).toEqual([]);
     });
 
     it('claims one pending event for the send action, whether due or not, only for its owner', async () => {
@@ -313,20 +312,19 @@ export function describeStoreConformance(
       const otherRoom = event({ ...target, roomId: '!elsewhere:x' });
       const message = event({ roomId: target.roomId, type: target.type });
       for (const e of [mine, bobs, otherKey, otherRoom, message]) await add(e);
-      const nowMs = ctx().clock.now();
-      const kept = await ctx().store.cancelByStateKey({ ...target, keepUserId: mine.userId, nowMs });
+      const kept = await ctx().store.cancelByStateKey({ ...target, keepUserId: mine.userId });
       expect(kept.cancelled.map((e) => e.delayId)).toEqual([bobs.delayId]);
-      const all = await ctx().store.cancelByStateKey({ ...target, keepUserId: undefined, nowMs });
+      const all = await ctx().store.cancelByStateKey({ ...target, keepUserId: undefined });
       expect(all.cancelled.map((e) => e.delayId)).toEqual([mine.delayId]);
       for (const e of [otherKey, otherRoom, message]) expect(await ctx().store.get(e.delayId)).toBeDefined();
-      expect((await ctx().store.cancelByStateKey({ ...target, keepUserId: undefined, nowMs })).cancelled).toEqual([]);
+      expect((await ctx().store.cancelByStateKey({ ...target, keepUserId: undefined })).cancelled).toEqual([]);
     });
 
     it('leaves a claimed state event alone when cancelling by state key', async () => {
       const e = event({ roomId: '!r:x', type: 't', stateKey: 'k', delayMs: 0 });
       await add(e);
       await ctx().store.claimDue({ ...claimOpts(), max: 1 });
-      const result = await ctx().store.cancelByStateKey({ roomId: '!r:x', type: 't', stateKey: 'k', keepUserId: undefined, nowMs: ctx().clock.now() });
+      const result = await ctx().store.cancelByStateKey({ roomId: '!r:x', type: 't', stateKey: 'k', keepUserId: undefined });
       expect(result.cancelled).toEqual([]);
     });
 
@@ -338,7 +336,7 @@ export function describeStoreConformance(
       ctx().clock.advance(1500);
       const now = ctx().clock.now();
       expect(await ctx().store.restart(a.delayId, a.userId, now)).toMatchObject({ nextDueAtMs: now + 500 });
-      expect(await ctx().store.cancel(b.delayId, b.userId, now)).toMatchObject({ nextDueAtMs: now + 1000 });
+      expect(await ctx().store.cancel(b.delayId, b.userId)).toMatchObject({ nextDueAtMs: now + 1000 });
       expect(await ctx().store.nextDueAtMs()).toBe(now + 1000);
     });
 
@@ -406,7 +404,7 @@ export function describeStoreConformance(
                 }
                 case 'cancel': {
                   if (!picked) break;
-                  const result = await store.cancel(picked.id, picked.user, now);
+                  const result = await store.cancel(picked.id, picked.user);
                   expect(result.ok).toBe(picked.claim === undefined);
                   if (result.ok) model.delete(picked.id);
                   break;
@@ -443,7 +441,7 @@ export function describeStoreConformance(
                     expect(result.ok).toBe(true);
                     Object.assign(target, { claim: undefined, sendAtMs: now + 10, dueAtMs: now + 10 });
                   } else {
-                    expect((await store.finalise(target.id, target.claim!, now)).ok).toBe(true);
+                    expect((await store.finalise(target.id, target.claim!)).ok).toBe(true);
                     model.delete(target.id);
                   }
                   break;
@@ -467,15 +465,15 @@ export function describeStoreConformance(
                     }),
                   );
                   const results = store.finaliseMany
-                    ? await store.finaliseMany(claimedEvents, now)
-                    : await Promise.all(claimedEvents.map((e) => store.finalise(e.delayId, e.claimToken, now)));
+                    ? await store.finaliseMany(claimedEvents)
+                    : await Promise.all(claimedEvents.map((e) => store.finalise(e.delayId, e.claimToken)));
                   expect(results.map((r) => r.ok)).toEqual(items.map((item) => item.token !== 'stale'));
                   for (const e of held) model.delete(e.id);
                   break;
                 }
                 case 'state': {
                   const keepUserId = op.keepUser === null ? undefined : users[op.keepUser];
-                  const result = await store.cancelByStateKey({ roomId: '!r:x', type: 't', stateKey: `k${op.state}`, keepUserId, nowMs: now });
+                  const result = await store.cancelByStateKey({ roomId: '!r:x', type: 't', stateKey: `k${op.state}`, keepUserId });
                   const expected = existing.filter((e) => e.stateKey === `k${op.state}` && e.claim === undefined && e.user !== keepUserId);
                   expect(result.cancelled.map((e) => e.delayId).sort()).toEqual(expected.map((e) => e.id).sort());
                   for (const e of expected) model.delete(e.id);

@@ -2,6 +2,7 @@ import { DelayedEventScheduler } from '../../src/core/delayed-event-scheduler.js
 import type { DelayedEventSchedulerOptions } from '../../src/core/options.js';
 import { RateLimiter } from '../../src/core/rate-limiter.js';
 import type { DueDelayedEvent, FinalOutcome } from '../../src/core/types.js';
+import { createMemoryStore } from '../../src/stores/memory/memory-store.js';
 import { ManualClock } from '../../src/testing/manual-clock.js';
 
 export const ALICE = { userId: '@alice:example.org', deviceId: 'ALICEPHONE' } as const;
@@ -33,6 +34,7 @@ export async function createHarness(options: Partial<DelayedEventSchedulerOption
     scheduler: undefined as unknown as DelayedEventScheduler,
   };
   harness.scheduler = new DelayedEventScheduler({
+    store: createMemoryStore(),
     clock,
     rateLimiter: unlimited(),
     sendEvent: async (event) => {

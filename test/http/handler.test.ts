@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, MatrixError } from '../../src/core/errors.js';
+import { ConfigError } from '../../src/core/config-error.js';
+import { MatrixError } from '../../src/core/errors.js';
 import { createDelayedEventsHandler } from '../../src/http/handlers.js';
 import type { HandlerRequest, HandlerScheduler } from '../../src/http/handlers.js';
 import { matchRoute } from '../../src/http/routes.js';

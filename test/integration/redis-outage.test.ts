@@ -12,6 +12,9 @@ import { ManualClock } from '../../src/testing/index.js';
 import { createRedisRateLimiter, createRedisStore } from '../../src/stores/redis/index.js';
 import { startPrivateRedis, type PrivateRedis } from '../setup/redis-server.js';
 
+/** A guarded action that does nothing: what is tested is the charge. */
+const done = async (): Promise<void> => undefined;
+
 let server: PrivateRedis;
 const clients: Redis[] = [];
 
@@ -132,7 +135,7 @@ describe('Redis unreachable', () => {
       expect(ms).toBeGreaterThanOrEqual(250);
       expect(ms).toBeLessThan(1500);
       // The rate limiter answers from memory after its own timeout instead of stalling the request.
-      const limited = await timed(() => limiter.consume('manage', { userId: '@dave:example.org' }));
+      const limited = await timed(() => limiter.guard('manage', { userId: '@dave:example.org' }, done));
       expect(limited.error).toBeUndefined();
       expect(limited.ms).toBeLessThan(1500);
     } finally {
@@ -187,10 +190,10 @@ describe('Redis rate limiter', () => {
     const one = createRedisRateLimiter({ client: a, buckets, keyPrefix: 'rltest' });
     const two = createRedisRateLimiter({ client: b, buckets, keyPrefix: 'rltest' });
     const bob = { userId: '@bob:example.org', deviceId: 'D' };
-    await one.consume('manage', bob);
-    await two.consume('manage', bob);
-    await one.consume('manage', bob);
-    const { error } = await timed(() => two.consume('manage', bob));
+    await one.guard('manage', bob, done);
+    await two.guard('manage', bob, done);
+    await one.guard('manage', bob, done);
+    const { error } = await timed(() => two.guard('manage', bob, done));
     expect(error).toMatchObject({ name: 'RateLimitedError', errcode: 'M_LIMIT_EXCEEDED', httpStatus: 429 });
     expect((error as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(0);
     expect((error as { retryAfterMs: number }).retryAfterMs).toBeLessThanOrEqual(5000);
@@ -200,8 +203,8 @@ describe('Redis rate limiter', () => {
     // The in-memory insurance limiter answers at once, with the same limits (per process).
     const carol = { userId: '@carol:example.org' };
     const start = performance.now();
-    for (let i = 0; i < 3; i++) await one.consume('manage', carol);
-    await expect(one.consume('manage', carol)).rejects.toMatchObject({ name: 'RateLimitedError' });
+    for (let i = 0; i < 3; i++) await one.guard('manage', carol, done);
+    await expect(one.guard('manage', carol, done)).rejects.toMatchObject({ name: 'RateLimitedError' });
     expect(performance.now() - start).toBeLessThan(500);
     await server.restart();
     await waitFor(() => a.status === 'ready', 10_000);

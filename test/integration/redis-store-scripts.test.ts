@@ -6,7 +6,7 @@ import { createRedisStore, type RedisStore } from '../../src/stores/redis/index.
 import { redisKeys, stateSlotFromBase, userKeyFromBase } from '../../src/stores/redis/keys.js';
 import { luaScripts } from '../../src/stores/redis/lua/scripts.generated.js';
 import { mapScriptStatus, ScriptStatus } from '../../src/stores/redis/script-status.js';
-import type { NewDelayedEvent } from '../../src/stores/store.js';
+import type { NewDelayedEvent } from '../../src/core/store.js';
 import { deleteByPrefix, keysByPrefix, newClient } from './helpers/redis.js';
 
 const client = newClient();

@@ -12,7 +12,7 @@ import type {
   RestartOutcome,
   StateKeyFilter,
   StoredDelayedEvent,
-} from '../store.js';
+} from '../../core/store.js';
 import type { DelayId } from '../../core/types.js';
 import { DueIndex } from './due-index.js';
 import { EventSlots, NONE } from './event-slots.js';

@@ -7,7 +7,7 @@
  * @internal
  * @packageDocumentation
  */
-import type { ClaimedDelayedEvent, NewDelayedEvent, StoredDelayedEvent } from '../store.js';
+import type { ClaimedDelayedEvent, NewDelayedEvent, StoredDelayedEvent } from '../../core/store.js';
 
 /** A string field: `<byteLength>:<bytes>`, or `~` when absent. */
 function encodeString(value: string | undefined): string {

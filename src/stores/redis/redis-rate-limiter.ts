@@ -1,6 +1,6 @@
 import { RateLimiterMemory, RateLimiterRedis, RLWrapperTimeouts, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { RateLimiter, type BucketLimit, type RateLimitBucket } from '../../core/rate-limiter.js';
-import { ConfigError } from '../../core/errors.js';
+import { ConfigError } from '../../core/config-error.js';
 import type { Logger } from '../../core/types.js';
 import { isCluster, type RedisClient } from './redis-connection.js';
 import { MicroBatcher } from './micro-batcher.js';
@@ -157,8 +157,5 @@ export function createRedisRateLimiter(options: RedisRateLimiterOptions): RateLi
     keyPrefix: options.keyPrefix ?? 'mde:rl',
     createBackend: backend,
     logger: options.logger,
-    // A Redis store on this same client charges restarts inside its own script (not on Cluster,
-    // where the counters live in other slots than the store's keys).
-    chargeTarget: isCluster(client) ? undefined : client,
   });
 }

@@ -1,4 +1,4 @@
-import { ConfigError } from '../../core/errors.js';
+import { ConfigError } from '../../core/config-error.js';
 import type { DelayId, Logger } from '../../core/types.js';
 import type {
   AddOptions,
@@ -9,16 +9,14 @@ import type {
   ListCursor,
   MutationResult,
   NewDelayedEvent,
-  RateLimitCharge,
-  RateLimitRefusal,
   RestartOutcome,
   StateKeyFilter,
   StoreCapabilities,
   StoredDelayedEvent,
-} from '../store.js';
+} from '../../core/store.js';
 import { decodeClaimedRecord, decodePendingRecord, encodeNewEvent } from './codec.js';
 import { checkKeyPart, redisKeys, stateSlotFromBase, txnKeyFromBase, userKeyFromBase, type RedisKeys } from './keys.js';
-import { isCluster, RedisConnection, type RedisClient } from './redis-connection.js';
+import { RedisConnection, type RedisClient } from './redis-connection.js';
 import { MicroBatcher } from './micro-batcher.js';
 import { mapScriptStatus } from './script-status.js';
 import { WakeSubscriber } from './wake-subscriber.js';
@@ -65,7 +63,7 @@ export interface RedisStore extends DelayedEventStore {
    */
   watch(listener: (dueAtMs: number) => void): () => void;
   /** Always present: one script call per 128 events (see {@link DelayedEventStore.finaliseMany}). */
-  finaliseMany(events: readonly ClaimedDelayedEvent[], nowMs: number): Promise<MutationResult[]>;
+  finaliseMany(events: readonly ClaimedDelayedEvent[]): Promise<MutationResult[]>;
   /** Closes the store's subscriber connection (never the client it was given). */
   close(): Promise<void>;
 }
@@ -116,10 +114,9 @@ interface RestartItem {
   readonly delayId: DelayId;
   readonly userId: string;
   readonly nowMs: number;
-  readonly charge: RateLimitCharge | undefined;
 }
 
-type RestartResult = MutationResult<RestartOutcome> | RateLimitRefusal;
+type RestartResult = MutationResult<RestartOutcome>;
 
 /** The script arguments of "no charge" (includes/rate-charge.lua). */
 const NO_CHARGE = ['', 0, 0, 0, 0] as const;
@@ -151,7 +148,6 @@ const MAX_BATCH = 128;
 
 class RedisDelayedEventStore implements RedisStore {
   readonly capabilities: StoreCapabilities = Object.freeze({ sharedAcrossProcesses: true });
-  readonly chargeTarget: object | undefined;
   private readonly redis: RedisConnection;
   private readonly keys: RedisKeys;
   private readonly wake: WakeSubscriber;
@@ -164,8 +160,6 @@ class RedisDelayedEventStore implements RedisStore {
   constructor(client: RedisClient, keys: RedisKeys, timeoutMs: number, logger: Logger) {
     this.redis = new RedisConnection(client, timeoutMs);
     this.keys = keys;
-    // A script may touch keys outside its hash slot only off Cluster, and the limiter's keys are.
-    this.chargeTarget = isCluster(client) ? undefined : client;
     this.clientKeyPrefix = client.options.keyPrefix ?? '';
     this.wake = new WakeSubscriber(client, keys.wakeChannel, logger, () => this.nextDueAtMs());
     this.restarts = new MicroBatcher((items) => this.restartBatch(items), BATCH, BATCHES_IN_FLIGHT);
@@ -233,33 +227,27 @@ class RedisDelayedEventStore implements RedisStore {
     return reply.map(decodeEvent);
   }
 
-  restart(delayId: DelayId, userId: string, nowMs: number, charge?: RateLimitCharge): Promise<RestartResult> {
-    return this.restarts.submit({ delayId, userId, nowMs, charge });
+  restart(delayId: DelayId, userId: string, nowMs: number): Promise<RestartResult> {
+    return this.restarts.submit({ delayId, userId, nowMs });
   }
 
   /** Heartbeats arriving in the same event-loop turn go to Redis as one script call. */
   private async restartBatch(items: readonly RestartItem[]): Promise<RestartResult[]> {
     const k = this.keys;
     const args: (string | number)[] = [k.wakeChannel];
-    for (const { delayId, userId, nowMs, charge } of items) {
+    for (const { delayId, userId, nowMs } of items) {
       // The owner as records store it (codec.lua), so the script compares it without decoding.
-      args.push(delayId, `${Buffer.byteLength(userId)}:${userId}`, nowMs);
-      if (charge === undefined) args.push(...NO_CHARGE);
-      else {
-        // Whole seconds, as RateLimiterRedis keeps its windows.
-        args.push(this.clientKeyPrefix + charge.key, charge.points, charge.limit, Math.floor(charge.durationMs / 1000), charge.blockDurationMs);
-      }
+      args.push(delayId, `${Buffer.byteLength(userId)}:${userId}`, nowMs, ...NO_CHARGE);
     }
     const reply = (await this.redis.script('restartDelayedEvents', [k.events, k.due], args)) as Reply;
     return items.map((_, i): RestartResult => {
       const outcome = mapScriptStatus(reply[3 * i], 'restartDelayedEvents');
-      if (outcome === 'rate_limited') return { ok: false, reason: 'rate_limited', retryAfterMs: Math.max(1, Number(reply[3 * i + 1])) };
       if (outcome !== 'ok') return notFound;
       return { ok: true, nextDueAtMs: optionalNumber(reply[3 * i + 1]), sendAtMs: Number(reply[3 * i + 2]) };
     });
   }
 
-  cancel(delayId: DelayId, userId: string, _nowMs: number): Promise<CancelResult> {
+  cancel(delayId: DelayId, userId: string): Promise<CancelResult> {
     return this.cancels.submit({ delayId, userId });
   }
 
@@ -319,7 +307,7 @@ class RedisDelayedEventStore implements RedisStore {
     return { ok: true, nextDueAtMs: optionalNumber(reply[1]) };
   }
 
-  async finalise(delayId: DelayId, claimToken: string, _nowMs: number): Promise<MutationResult> {
+  async finalise(delayId: DelayId, claimToken: string): Promise<MutationResult> {
     const k = this.keys;
     const reply = (await this.redis.script('finaliseDelayedEvent', [k.events, k.due, k.base], [delayId, claimToken])) as Reply;
     if (mapScriptStatus(reply[0], 'finaliseDelayedEvent') !== 'ok') return notFound;
@@ -332,7 +320,7 @@ class RedisDelayedEventStore implements RedisStore {
    * decoding each record beyond its claim token and hashing the slot: redis-server is what every
    * worker shares, while this process has time to spare in a storm.
    */
-  async finaliseMany(events: readonly ClaimedDelayedEvent[], _nowMs: number): Promise<MutationResult[]> {
+  async finaliseMany(events: readonly ClaimedDelayedEvent[]): Promise<MutationResult[]> {
     const chunks: Promise<MutationResult[]>[] = [];
     for (let from = 0; from < events.length; from += MAX_BATCH) chunks.push(this.finaliseChunk(events.slice(from, from + MAX_BATCH)));
     return (await Promise.all(chunks)).flat();

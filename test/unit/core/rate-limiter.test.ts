@@ -1,8 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ConfigError, RateLimitedError } from '../../../src/core/errors.js';
+import { ConfigError } from '../../../src/core/config-error.js';
+import { RateLimitedError } from '../../../src/core/errors.js';
 import { DEFAULT_RATE_LIMITS, RateLimiter } from '../../../src/core/rate-limiter.js';
-import { createMemoryStore } from '../../../src/stores/memory/memory-store.js';
 import { ALICE, BOB, createHarness, message } from '../../helpers/scheduler-harness.js';
+
+/** A guarded action that does nothing: what is tested is the charge. */
+const done = async (): Promise<void> => undefined;
 
 describe('RateLimiter', () => {
   beforeEach(() => vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] }));
@@ -10,23 +13,23 @@ describe('RateLimiter', () => {
 
   it('limits each user and device separately, and reports the wait', async () => {
     const limiter = new RateLimiter({ buckets: { manage: { points: 2, durationMs: 1000 } } });
-    await limiter.consume('manage', ALICE);
-    await limiter.consume('manage', ALICE);
-    const error = await limiter.consume('manage', ALICE).catch((e: unknown) => e);
+    await limiter.guard('manage', ALICE, done);
+    await limiter.guard('manage', ALICE, done);
+    const error = await limiter.guard('manage', ALICE, done).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RateLimitedError);
     expect(error).toMatchObject({ errcode: 'M_LIMIT_EXCEEDED', httpStatus: 429, bucket: 'manage' });
     expect((error as RateLimitedError).retryAfterMs).toBeGreaterThan(0);
     expect((error as RateLimitedError).retryAfterMs).toBeLessThanOrEqual(1000);
-    await expect(limiter.consume('manage', { ...ALICE, deviceId: 'OTHERDEVICE' })).resolves.toBeUndefined();
-    await expect(limiter.consume('manage', BOB)).resolves.toBeUndefined();
+    await expect(limiter.guard('manage', { ...ALICE, deviceId: 'OTHERDEVICE' }, done)).resolves.toBeUndefined();
+    await expect(limiter.guard('manage', BOB, done)).resolves.toBeUndefined();
     vi.advanceTimersByTime(1001);
-    await expect(limiter.consume('manage', ALICE)).resolves.toBeUndefined();
+    await expect(limiter.guard('manage', ALICE, done)).resolves.toBeUndefined();
   });
 
   it('blocks for blockDurationMs once exhausted', async () => {
     const limiter = new RateLimiter({ buckets: { send: { points: 1, durationMs: 1000, blockDurationMs: 5000 } } });
-    await limiter.consume('send', ALICE);
-    await expect(limiter.consume('send', ALICE)).rejects.toBeInstanceOf(RateLimitedError);
+    await limiter.guard('send', ALICE, done);
+    await expect(limiter.guard('send', ALICE, done)).rejects.toBeInstanceOf(RateLimitedError);
     vi.advanceTimersByTime(2000);
     const result = await limiter.tryConsume('send', ALICE);
     expect(result.ok).toBe(false);
@@ -37,9 +40,9 @@ describe('RateLimiter', () => {
     const limiter = new RateLimiter({ buckets: { schedule: false } });
     expect(limiter.isEnabled('schedule')).toBe(false);
     expect(limiter.isEnabled('manage')).toBe(true);
-    for (let i = 0; i < 1000; i++) await limiter.consume('schedule', ALICE);
-    for (let i = 0; i < DEFAULT_RATE_LIMITS.manage.points; i++) await limiter.consume('manage', ALICE);
-    await expect(limiter.consume('manage', ALICE)).rejects.toBeInstanceOf(RateLimitedError);
+    for (let i = 0; i < 1000; i++) await limiter.guard('schedule', ALICE, done);
+    for (let i = 0; i < DEFAULT_RATE_LIMITS.manage.points; i++) await limiter.guard('manage', ALICE, done);
+    await expect(limiter.guard('manage', ALICE, done)).rejects.toBeInstanceOf(RateLimitedError);
   });
 
   it('rejects malformed limits and unknown buckets with ERR_DE_RATE_LIMIT_INVALID', () => {
@@ -62,30 +65,24 @@ describe('RateLimiter', () => {
       logger: { warn },
       createBackend: () => ({ consume: () => Promise.reject(new Error('backend down')) }) as never,
     });
-    await expect(limiter.consume('manage', ALICE)).resolves.toBeUndefined();
+    await expect(limiter.guard('manage', ALICE, done)).resolves.toBeUndefined();
     expect(warn).toHaveBeenCalled();
   });
 
-  it('describes a charge only for an enabled bucket whose counters live on the given target', () => {
-    const target = {};
-    const limiter = new RateLimiter({
-      keyPrefix: 'px',
-      chargeTarget: target,
-      buckets: { manage: { points: 7, durationMs: 3000, blockDurationMs: 9000 }, send: false },
-    });
-    expect(limiter.chargeFor('manage', ALICE, target)).toEqual({
-      key: `px:manage:${ALICE.userId}|${ALICE.deviceId}`,
-      points: 1,
-      limit: 7,
-      durationMs: 3000,
-      blockDurationMs: 9000,
-    });
-    expect(limiter.chargeFor('manage', { userId: BOB.userId }, target)?.key).toBe(`px:manage:${BOB.userId}|`);
-    expect(limiter.chargeFor('schedule', ALICE, target)?.blockDurationMs).toBe(0);
-    expect(limiter.chargeFor('send', ALICE, target)).toBeUndefined();
-    expect(limiter.chargeFor('manage', ALICE, {})).toBeUndefined();
-    expect(limiter.chargeFor('manage', ALICE, undefined)).toBeUndefined();
-    expect(new RateLimiter().chargeFor('manage', ALICE, target)).toBeUndefined();
+  it('guard runs the action only when the point was taken, and passes its result and errors through', async () => {
+    const limiter = new RateLimiter({ buckets: { manage: { points: 1, durationMs: 60_000 } } });
+    const action = vi.fn(async () => 'ran');
+    await expect(limiter.guard('manage', ALICE, action)).resolves.toBe('ran');
+    await expect(limiter.guard('manage', ALICE, action)).rejects.toBeInstanceOf(RateLimitedError);
+    expect(action).toHaveBeenCalledTimes(1);
+    await expect(limiter.guard('manage', BOB, () => Promise.reject(new Error('store down')))).rejects.toThrow('store down');
+  });
+
+  it('guard on a bucket that is off runs the action at once', async () => {
+    const limiter = new RateLimiter({ buckets: { send: false } });
+    const consume = vi.spyOn(limiter, 'tryConsume');
+    await expect(limiter.guard('send', ALICE, async () => 1)).resolves.toBe(1);
+    expect(consume).not.toHaveBeenCalled();
   });
 
   describe('in the scheduler', () => {
@@ -108,21 +105,6 @@ describe('RateLimiter', () => {
         const attempt = action === 'list' ? scheduler.list(ALICE) : scheduler[action](ALICE, delayId);
         await expect(attempt).rejects.toMatchObject({ bucket: 'manage' });
       }
-    });
-
-    it('charges restarts itself when the store takes no charges (memory store)', async () => {
-      const limiter = new RateLimiter({
-        chargeTarget: {},
-        buckets: { schedule: false, manage: { points: 1, durationMs: 60_000 }, send: false, delivery: false },
-      });
-      const consume = vi.spyOn(limiter, 'tryConsume');
-      const store = createMemoryStore();
-      expect(store.chargeTarget).toBeUndefined();
-      const { scheduler } = await createHarness({ rateLimiter: limiter, store });
-      const { delayId } = await scheduler.schedule(message(100_000));
-      await scheduler.restart(ALICE, delayId);
-      await expect(scheduler.restart(ALICE, delayId)).rejects.toMatchObject({ bucket: 'manage', httpStatus: 429 });
-      expect(consume).toHaveBeenCalledTimes(2);
     });
 
     it('"send" limits the send action on top of "manage"', async () => {

@@ -5,7 +5,7 @@ import { MatrixError, RateLimitedError } from '../../../src/core/errors.js';
 import { RateLimiter } from '../../../src/core/rate-limiter.js';
 import { createMemoryStore } from '../../../src/stores/memory/memory-store.js';
 import { ManualClock } from '../../../src/testing/manual-clock.js';
-import type { DelayedEventStore } from '../../../src/stores/store.js';
+import type { DelayedEventStore } from '../../../src/core/store.js';
 import type { DueDelayedEvent } from '../../../src/core/types.js';
 import { ALICE, BOB, createHarness, message, ROOM, unlimited } from '../../helpers/scheduler-harness.js';
 
@@ -411,9 +411,9 @@ describe('DelayedEventScheduler delivery', () => {
     });
   });
 
-  it('works with a scheduler built from defaults (memory store, system clock)', async () => {
+  it('works with a scheduler built from defaults (system clock, default rate limiter)', async () => {
     const sent: string[] = [];
-    const scheduler = new DelayedEventScheduler({ sendEvent: (e) => void sent.push(e.delayId), rateLimiter: unlimited() });
+    const scheduler = new DelayedEventScheduler({ store: createMemoryStore(), sendEvent: (e) => void sent.push(e.delayId), rateLimiter: unlimited() });
     await scheduler.start();
     const { delayId } = await scheduler.schedule(message(0));
     await vi.waitFor(() => expect(sent).toEqual([delayId]));

@@ -12,7 +12,7 @@ describeStoreConformance('memory', async () => ({ store: createMemoryStore(), cl
       const options = { nowMs: clock.now(), maxPerUser: 10, txnTtlMs: 1000 };
       await store.add({ ...base, delayId: 'one', stateKey: 'k23945' }, options);
       await store.add({ ...base, delayId: 'two', stateKey: 'k716300' }, options);
-      const result = await store.cancelByStateKey({ roomId: '!r:x', type: 't', stateKey: 'k23945', keepUserId: undefined, nowMs: clock.now() });
+      const result = await store.cancelByStateKey({ roomId: '!r:x', type: 't', stateKey: 'k23945', keepUserId: undefined });
       expect(result.cancelled.map((e) => e.delayId)).toEqual(['one']);
       expect(await store.get('two')).toBeDefined();
     });

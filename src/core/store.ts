@@ -4,7 +4,7 @@
  *
  * @remarks
  * Rules for implementers (the conformance suite in `matrix-delayed-events/testing` checks them):
- * - Stores know nothing about HTTP or Matrix error codes. Expected outcomes are union results; only
+ * - Stores know nothing about HTTP, Matrix error codes or rate limits. Expected outcomes are union results; only
  *   real faults throw (the scheduler wraps them in `StoreUnavailableError`).
  * - The store never reads the clock: every operation that needs the time takes `nowMs`.
  * - Each method is atomic: count-and-insert in {@link DelayedEventStore.add}, claim in
@@ -16,7 +16,7 @@
  * - Every mutation returns the earliest due time (`nextDueAtMs`) so the scheduler can re-arm its one
  *   timer without another round trip.
  */
-import type { DelayId } from '../core/types.js';
+import type { DelayId } from './types.js';
 
 /** A delayed event as the scheduler asks a store to add it. */
 export interface NewDelayedEvent {
@@ -113,35 +113,6 @@ export type MutationResult<T = object> =
       readonly reason: 'not_found';
     };
 
-/**
- * One rate-limit charge that a store applies inside its own call, on the limiter's own counter: see
- * {@link DelayedEventStore.chargeTarget}. Fixed-window semantics of rate-limiter-flexible's store
- * limiters: the action adds `points` to the counter of the current window, and is refused when the
- * counter then exceeds `limit` (the points stay counted, as with `consume`).
- */
-export interface RateLimitCharge {
-  /** The counter's key, exactly as the limiter's backend names it. */
-  readonly key: string;
-  /** Points this action takes. */
-  readonly points: number;
-  /** Points allowed per window. */
-  readonly limit: number;
-  /** Window length, in ms. */
-  readonly durationMs: number;
-  /** Once the window is overused, refuse for this long instead of until it ends, in ms (0: off). */
-  readonly blockDurationMs: number;
-}
-
-/** An action refused by its {@link RateLimitCharge}; nothing else was changed. */
-export interface RateLimitRefusal {
-  /** Refused. */
-  readonly ok: false;
-  /** The charge exceeded its limit. */
-  readonly reason: 'rate_limited';
-  /** How long until the charge would be allowed, in ms (\>= 1). */
-  readonly retryAfterMs: number;
-}
-
 /** Extra result of {@link DelayedEventStore.restart}. */
 export interface RestartOutcome {
   /** The event's new due time, Unix ms. */
@@ -200,8 +171,6 @@ export interface StateKeyFilter {
   readonly stateKey: string;
   /** Keep the events owned by this user (the newer event's sender); `undefined` cancels all. */
   readonly keepUserId: string | undefined;
-  /** Current time, Unix ms. */
-  readonly nowMs: number;
 }
 
 /** What a store can do beyond the contract. */
@@ -216,14 +185,6 @@ export interface StoreCapabilities {
 export interface DelayedEventStore {
   /** What this store can do. */
   readonly capabilities: StoreCapabilities;
-
-  /**
-   * Optional: the backend whose rate-limit counters this store can update inside its own calls (the
-   * Redis store: its ioredis client, unless it is a Cluster). A `RateLimiter` whose counters live on
-   * this very object hands its charge for a restart to {@link DelayedEventStore.restart} instead of
-   * charging it in a round trip of its own. Stores without it never receive a charge.
-   */
-  readonly chargeTarget?: object;
 
   /** Atomically checks the transaction key and the owner's cap, then inserts the event as pending. */
   add(event: NewDelayedEvent, options: AddOptions): Promise<AddResult>;
@@ -243,17 +204,11 @@ export interface DelayedEventStore {
    */
   listForUser(userId: string, options: { readonly after?: ListCursor | undefined; readonly limit: number }): Promise<StoredDelayedEvent[]>;
 
-  /**
-   * Restarts a pending event owned by `userId`: `runningSinceMs = nowMs`, `sendAtMs = nowMs + delayMs`.
-   *
-   * @param charge - Only for stores with a {@link DelayedEventStore.chargeTarget}: a rate-limit charge
-   * applied atomically first, whatever becomes of the restart; when it is refused the event is left
-   * as it was and the result is a {@link RateLimitRefusal}.
-   */
-  restart(delayId: DelayId, userId: string, nowMs: number, charge?: RateLimitCharge): Promise<MutationResult<RestartOutcome> | RateLimitRefusal>;
+  /** Restarts a pending event owned by `userId`: `runningSinceMs = nowMs`, `sendAtMs = nowMs + delayMs`. */
+  restart(delayId: DelayId, userId: string, nowMs: number): Promise<MutationResult<RestartOutcome>>;
 
   /** Removes a pending event owned by `userId`. */
-  cancel(delayId: DelayId, userId: string, nowMs: number): Promise<MutationResult<EventOutcome>>;
+  cancel(delayId: DelayId, userId: string): Promise<MutationResult<EventOutcome>>;
 
   /** Claims one pending event owned by `userId` (for the `send` action), whether due or not. */
   claim(delayId: DelayId, userId: string, options: ClaimOptions): Promise<MutationResult<EventOutcome<ClaimedDelayedEvent>>>;
@@ -276,12 +231,12 @@ export interface DelayedEventStore {
   ): Promise<MutationResult>;
 
   /** Removes a claimed event for good. A no-op returning `not_found` when the claim is no longer held. */
-  finalise(delayId: DelayId, claimToken: string, nowMs: number): Promise<MutationResult>;
+  finalise(delayId: DelayId, claimToken: string): Promise<MutationResult>;
 
   /**
    * Optional: {@link DelayedEventStore.finalise} for several claimed events in one call, as a storm
    * delivers them (one round trip per batch instead of one per event). Each item is finalised on its
-   * own, in order, exactly as `finalise(event.delayId, event.claimToken, nowMs)` would: a claim no
+   * own, in order, exactly as `finalise(event.delayId, event.claimToken)` would: a claim no
    * longer held gives `not_found` for that item and leaves the others alone. `events` are the records
    * as {@link DelayedEventStore.claimDue} or {@link DelayedEventStore.claim} returned them, so a store
    * may rely on their owner, room, type and state key (which never change) once the claim token
@@ -289,7 +244,7 @@ export interface DelayedEventStore {
    *
    * @returns One result per event, in order.
    */
-  finaliseMany?(events: readonly ClaimedDelayedEvent[], nowMs: number): Promise<MutationResult[]>;
+  finaliseMany?(events: readonly ClaimedDelayedEvent[]): Promise<MutationResult[]>;
 
   /** Cancels pending state events for one (room, type, state key), keeping `keepUserId`'s own. */
   cancelByStateKey(filter: StateKeyFilter): Promise<CancelByStateKeyResult>;

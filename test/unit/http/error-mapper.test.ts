@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ErrorMapper } from '../../../src/core/error-mapper.js';
+import { ErrorMapper } from '../../../src/http/error-mapper.js';
 import {
   DelayedEventNotFoundError,
   ForbiddenError,

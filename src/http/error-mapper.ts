@@ -1,5 +1,5 @@
-import { asMatrixError, isDelayedEventsError } from './errors.js';
-import type { Logger } from './types.js';
+import { asMatrixError, isDelayedEventsError, type DelayedEventsError, type MatrixError, type MaxDelayExceededError } from '../core/errors.js';
+import type { Logger } from '../core/types.js';
 
 /**
  * How MSC4140's own error codes are written:
@@ -26,6 +26,16 @@ export interface ErrorMapperOptions {
 }
 
 const MSC4140_ERRCODES = new Set(['M_MAX_DELAY_EXCEEDED', 'M_MAX_DELAYED_EVENTS_EXCEEDED']);
+/** The prefix of MSC4140's unstable errcode and fields. */
+const UNSTABLE_PREFIX = 'org.matrix.msc4140.';
+
+/** The body fields beyond `errcode` and `error` that an error of this library carries, by wire name. */
+function extraFields(error: DelayedEventsError): Record<string, unknown> | undefined {
+  // errcode (not instanceof) identifies the class, so errors from another copy of the package map too.
+  if (error.errcode === 'M_MAX_DELAY_EXCEEDED') return { max_delay: (error as MaxDelayExceededError).maxDelayMs };
+  // A host's MatrixError carries its extra fields already in wire form.
+  return (error as Partial<MatrixError>).details;
+}
 
 /**
  * Turns any error into a Matrix error response. Errors of this library keep their status and errcode;
@@ -50,7 +60,7 @@ export class ErrorMapper {
   toResponse(error: unknown, style: ErrorStyle = 'stable'): ErrorResponse {
     if (isDelayedEventsError(error)) {
       if (error.httpStatus >= 500) this.logger.error?.(`delayed events: ${error.message}`, error.cause ?? error);
-      let body: Record<string, unknown> = { errcode: error.errcode, error: error.message, ...error.details };
+      let body: Record<string, unknown> = { errcode: error.errcode, error: error.message, ...extraFields(error) };
       if (style === 'unstable' && MSC4140_ERRCODES.has(error.errcode)) body = unstableForm(body);
       const headers: Record<string, string> = {};
       if (error.retryAfterMs !== undefined) {
@@ -72,10 +82,10 @@ function unstableForm(stable: Record<string, unknown>): Record<string, unknown> 
   const unstable: Record<string, unknown> = {
     errcode: 'M_UNKNOWN',
     error: stable['error'],
-    'org.matrix.msc4140.errcode': stable['errcode'],
+    [`${UNSTABLE_PREFIX}errcode`]: stable['errcode'],
   };
   for (const [key, value] of Object.entries(stable)) {
-    if (key !== 'errcode' && key !== 'error') unstable[`org.matrix.msc4140.${key}`] = value;
+    if (key !== 'errcode' && key !== 'error') unstable[`${UNSTABLE_PREFIX}${key}`] = value;
   }
   return unstable;
 }

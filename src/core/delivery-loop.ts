@@ -1,0 +1,135 @@
+/**
+ * The one re-armed wake-up timer and the drain loop it starts: claims due events from the store in
+ * batches and hands each batch to {@link Delivery}. Internal to the scheduler.
+ */
+import { MAX_TIMER_DELAY_MS, type TimerHandle } from './clock.js';
+import type { Delivery } from './delivery.js';
+import { newClaimToken } from './ids.js';
+import type { ResolvedSchedulerOptions } from './options.js';
+import type { ClaimedDelayedEvent, DelayedEventStore } from './store.js';
+
+/** How long to wait before asking a store that failed again, at most, in ms. */
+const MAX_STORE_RETRY_MS = 5000;
+
+/** @internal */
+export class DeliveryLoop {
+  private running = false;
+  private timer: TimerHandle | undefined;
+  private timerDueAtMs = Number.POSITIVE_INFINITY;
+  private draining: Promise<void> | undefined;
+  private drainAgain = false;
+  private unwatch: (() => void) | undefined;
+
+  constructor(
+    private readonly options: ResolvedSchedulerOptions,
+    private readonly store: DelayedEventStore,
+    private readonly delivery: Delivery,
+  ) {}
+
+  /** Sends what fell due while stopped (oldest first), then keeps the timer armed. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    this.unwatch = this.store.watch?.((dueAtMs) => this.wakeBy(dueAtMs));
+    await this.drain();
+  }
+
+  /** Clears the timer and waits for the delivery run in progress. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.unwatch?.();
+    this.unwatch = undefined;
+    this.clearTimer();
+    await this.draining;
+  }
+
+  /** Resolves when no delivery run is in progress. */
+  async idle(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  /** Makes sure the timer fires no later than `dueAtMs` (and, for shared stores, the poll interval). */
+  wakeBy(dueAtMs: number | undefined): void {
+    if (!this.running) return;
+    const nowMs = this.options.clock.now();
+    let target = dueAtMs ?? Number.POSITIVE_INFINITY;
+    if (this.store.capabilities.sharedAcrossProcesses) target = Math.min(target, nowMs + this.options.pollIntervalMs);
+    if (target >= this.timerDueAtMs || target === Number.POSITIVE_INFINITY) return;
+    this.clearTimer();
+    const delayMs = Math.min(Math.max(0, target - nowMs), MAX_TIMER_DELAY_MS);
+    this.timerDueAtMs = nowMs + delayMs;
+    this.timer = this.options.clock.setTimer(() => {
+      this.timer = undefined;
+      this.timerDueAtMs = Number.POSITIVE_INFINITY;
+      return this.drain();
+    }, delayMs);
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== undefined) this.options.clock.clearTimer(this.timer);
+    this.timer = undefined;
+    this.timerDueAtMs = Number.POSITIVE_INFINITY;
+  }
+
+  /** Claims and sends due events until none are left, then re-arms. One run at a time. */
+  private drain(): Promise<void> {
+    if (this.draining) {
+      this.drainAgain = true;
+      return this.draining;
+    }
+    const run = this.drainLoop().finally(() => {
+      this.draining = undefined;
+    });
+    this.draining = run;
+    return run;
+  }
+
+  private claim(): Promise<ClaimedDelayedEvent[]> {
+    if (!this.running) return Promise.resolve([]);
+    const { clock, claimBatchSize, leaseMs } = this.options;
+    const claiming = this.store.claimDue({ nowMs: clock.now(), max: claimBatchSize, leaseMs, claimToken: newClaimToken() });
+    // Awaited only after the current batch is sent: marked handled so a fault meanwhile is not an
+    // unhandled rejection (the await still sees it).
+    claiming.catch(() => undefined);
+    return claiming;
+  }
+
+  private async drainLoop(): Promise<void> {
+    const { clock, logger } = this.options;
+    let retryAtMs: number | undefined;
+    let finalising: Promise<void> = Promise.resolve();
+    do {
+      this.drainAgain = false;
+      try {
+        let claiming = this.claim();
+        for (let batch = await claiming; batch.length > 0; batch = await claiming) {
+          // The next batch is claimed while this one is sent, so the store and this process work at the
+          // same time. Batches are still sent one after the other, which keeps each room's order.
+          claiming = this.claim();
+          await this.delivery.sendBatch(batch);
+          // This batch's finalisations go to the store now; waiting for the previous batch's keeps at
+          // most two batches unfinalised (their leases hold meanwhile).
+          const previous = finalising;
+          finalising = this.delivery.finalised();
+          await previous;
+          // Let the host's I/O run between batches: a storm must not freeze HTTP serving. The turns
+          // also give the garbage collector its chances (see bench/NOTES.md).
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
+      } catch (error) {
+        logger.error?.('delayed events: store unavailable while claiming due events; retrying', error);
+        retryAtMs = clock.now() + Math.min(this.options.pollIntervalMs, MAX_STORE_RETRY_MS);
+      }
+    } while (this.drainAgain && this.running && retryAtMs === undefined);
+    await this.delivery.finalised();
+    if (!this.running) return;
+    let nextDueAtMs: number | undefined;
+    try {
+      nextDueAtMs = await this.store.nextDueAtMs();
+    } catch (error) {
+      logger.error?.('delayed events: store unavailable; retrying', error);
+      retryAtMs ??= clock.now() + Math.min(this.options.pollIntervalMs, MAX_STORE_RETRY_MS);
+    }
+    this.wakeBy(retryAtMs === undefined ? nextDueAtMs : Math.min(retryAtMs, nextDueAtMs ?? retryAtMs));
+  }
+}
