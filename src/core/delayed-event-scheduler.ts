@@ -157,9 +157,10 @@ export class DelayedEventScheduler {
   async send(requester: Requester | string, delayId: DelayId): Promise<void> {
     const who = asRequester(requester);
     const { clock, leaseMs } = this.options;
+    // `manage` innermost: its action reaches the store synchronously, which a limiter may rely on.
     const claimed = await storeCall(() =>
-      this.rateLimiter.guard('manage', who, () =>
-        this.rateLimiter.guard('send', who, () =>
+      this.rateLimiter.guard('send', who, () =>
+        this.rateLimiter.guard('manage', who, () =>
           isPlausibleId(delayId) ? this.store.claim(delayId, who.userId, { nowMs: clock.now(), leaseMs, claimToken: newClaimToken() }) : NOT_FOUND,
         ),
       ),
