@@ -261,13 +261,12 @@ async function schedule(
   const roomId = decodeSegment(route.rawRoomId, 'roomId');
   const first = decodeSegment(route.rawFirst, route.endpoint === 'redact' ? 'eventId' : 'eventType');
   const second = decodeSegment(route.rawSecond, route.endpoint === 'state' ? 'stateKey' : 'txnId');
-  if (roomId === '') throw new InvalidRequestError('M_INVALID_PARAM', 'Empty room ID.');
-  if (first === '') {
-    throw new InvalidRequestError('M_INVALID_PARAM', route.endpoint === 'redact' ? 'Empty event ID.' : 'Empty event type.');
-  }
+  // The scheduler checks the room, type and state key; what it cannot see is checked here: the event
+  // a redaction names (it goes into the content) and the transaction ID (scoped below).
+  if (route.endpoint === 'redact' && first === '') throw new InvalidRequestError('M_INVALID_PARAM', 'Empty event ID.');
+  if (route.endpoint !== 'state' && second === '') throw new InvalidRequestError('M_INVALID_PARAM', 'Empty transaction ID.');
   // Transaction IDs are scoped per endpoint: the same txnId on send and on redact are two requests.
   const txnId = route.endpoint === 'state' ? undefined : `${route.endpoint}:${second}`;
-  if (txnId !== undefined && second === '') throw new InvalidRequestError('M_INVALID_PARAM', 'Empty transaction ID.');
 
   const body = bodyOf(request);
   if (body.kind !== 'json' && txnId !== undefined) {
