@@ -1,30 +1,18 @@
 import { Delivery } from './delivery.js';
 import { DeliveryLoop } from './delivery-loop.js';
 import { DelayedEventNotFoundError, storeCall } from './errors.js';
-import { newClaimToken, newDelayId } from './ids.js';
+import { newClaimToken, newDelayId, txnKey } from './ids.js';
 import { MaxOutstandingGuard } from './max-outstanding-guard.js';
 import { resolveSchedulerOptions, type DelayedEventSchedulerOptions, type ResolvedSchedulerOptions } from './options.js';
 import { RateLimiter, type RateLimiterLike } from './rate-limiter.js';
-import type { DelayedEventStore, ListCursor } from './store.js';
-import type { DelayedEventsPage, DelayId, JsonObject, PendingDelayedEvent, PersistedStateEvent, Requester, ScheduleRequest, ScheduleResult } from './types.js';
-import { MAX_IDENTIFIER_LENGTH, serialiseContent, validateDelay, validateIdentifier } from './validate.js';
+import type { DelayedEventStore, FinalisedDelayedEvent, ListCursor } from './store.js';
+import type { DelayedEventDetails, DelayedEventsPage, DelayId, PersistedStateEvent, Requester, ScheduleRequest, ScheduleResult } from './types.js';
+import { finalisedView, pendingView } from './views.js';
+import { asRequester, isPlausibleId, serialiseContent, validateDelay, validateIdentifier } from './validate.js';
 
-/** The answer for a delay ID that cannot exist: found without a store round trip. */
+/** The answers for a delay ID that cannot exist: found without a store round trip. */
 const NOT_FOUND = Promise.resolve({ ok: false, reason: 'not_found' } as const);
-
-/** A delay ID worth asking the store about (anything else is unknown without a round trip). */
-function isPlausibleId(delayId: unknown): delayId is DelayId {
-  return typeof delayId === 'string' && delayId.length > 0 && delayId.length <= MAX_IDENTIFIER_LENGTH;
-}
-
-function asRequester(requester: Requester | string): Requester {
-  return typeof requester === 'string' ? { userId: requester } : requester;
-}
-
-/** Transaction IDs are scoped to the requester's user and device. */
-function txnKey(requester: Requester, txnId: string): string {
-  return `${requester.userId}\u0000${requester.deviceId ?? ''}\u0000${txnId}`;
-}
+const NONE = Promise.resolve(undefined);
 
 /**
  * The heart of the library: schedules delayed events, manages them for their owners, and sends each
@@ -114,7 +102,7 @@ export class DelayedEventScheduler {
    * whose body can no longer be read (matrix-js-sdk retries with the same transaction ID).
    */
   async findTransaction(requester: Requester, txnId: string): Promise<DelayId | undefined> {
-    if (typeof txnId !== 'string' || txnId.length === 0 || txnId.length > MAX_IDENTIFIER_LENGTH) return undefined;
+    if (!isPlausibleId(txnId)) return undefined;
     return storeCall(() => this.store.findTxn(txnKey(requester, txnId), this.options.clock.now()));
   }
 
@@ -129,7 +117,7 @@ export class DelayedEventScheduler {
     const result = await storeCall(() =>
       this.rateLimiter.guard('manage', who, () => (isPlausibleId(delayId) ? this.store.restart(delayId, who.userId, this.options.clock.now()) : NOT_FOUND)),
     );
-    if (!result.ok) throw new DelayedEventNotFoundError();
+    if (!result.ok) throw await this.notFound(who, delayId);
     this.loop.wakeBy(result.nextDueAtMs);
   }
 
@@ -143,7 +131,7 @@ export class DelayedEventScheduler {
     const result = await storeCall(() =>
       this.rateLimiter.guard('manage', who, () => (isPlausibleId(delayId) ? this.store.cancel(delayId, who.userId) : NOT_FOUND)),
     );
-    if (!result.ok) throw new DelayedEventNotFoundError();
+    if (!result.ok) throw await this.notFound(who, delayId);
     this.delivery.report(result.event, 'action', { kind: 'cancelled', reason: 'action' });
   }
 
@@ -165,7 +153,7 @@ export class DelayedEventScheduler {
         ),
       ),
     );
-    if (!claimed.ok) throw new DelayedEventNotFoundError();
+    if (!claimed.ok) throw await this.notFound(who, delayId);
     await this.delivery.sendByAction(claimed.event);
   }
 
@@ -185,19 +173,25 @@ export class DelayedEventScheduler {
       this.rateLimiter.guard('manage', who, () => this.store.listForUser(who.userId, { after: options.after, limit: limit + 1 })),
     );
     const page = rows.slice(0, limit);
-    const events = page.map(
-      (row): PendingDelayedEvent => ({
-        delayId: row.delayId,
-        roomId: row.roomId,
-        type: row.type,
-        stateKey: row.stateKey,
-        delayMs: row.delayMs,
-        runningSinceMs: row.runningSinceMs,
-        content: JSON.parse(row.contentJson) as JsonObject,
-      }),
-    );
+    const events = page.map(pendingView);
     const last = page[page.length - 1];
     return rows.length > limit && last !== undefined ? { events, next: { sendAtMs: last.sendAtMs, delayId: last.delayId } } : { events };
+  }
+
+  /**
+   * One of the requester's delayed events: pending, or finalised and still retained
+   * (`retainFinalised`).
+   *
+   * @throws `DelayedEventNotFoundError` (unknown, someone else's, or no longer retained),
+   * `RateLimitedError`, `StoreUnavailableError`.
+   */
+  async lookup(requester: Requester | string, delayId: DelayId): Promise<DelayedEventDetails> {
+    const who = asRequester(requester);
+    const row = await storeCall(() => this.rateLimiter.guard('manage', who, () => (isPlausibleId(delayId) ? this.store.get(delayId) : NONE)));
+    if (row !== undefined && row.userId === who.userId) return pendingView(row);
+    const finalised = await this.findFinalised(who, delayId);
+    if (finalised === undefined) throw new DelayedEventNotFoundError();
+    return finalisedView(finalised);
   }
 
   /**
@@ -234,5 +228,17 @@ export class DelayedEventScheduler {
   /** Resolves when no delivery run is in progress. */
   idle(): Promise<void> {
     return this.loop.idle();
+  }
+
+  private async findFinalised(who: Requester, delayId: DelayId): Promise<FinalisedDelayedEvent | undefined> {
+    const retention = this.options.retainFinalised;
+    if (retention === undefined || !isPlausibleId(delayId)) return undefined;
+    const options = { nowMs: this.options.clock.now(), maxAgeMs: retention.maxAgeMs };
+    return storeCall(async () => this.store.getFinalised?.(delayId, who.userId, options));
+  }
+
+  /** The error for an action on an event that is not pending, saying how it ended where known. */
+  private async notFound(who: Requester, delayId: DelayId): Promise<DelayedEventNotFoundError> {
+    return new DelayedEventNotFoundError((await this.findFinalised(who, delayId))?.outcome);
   }
 }

@@ -6,7 +6,7 @@ import { asMatrixError, RateLimitedError, storeCall } from './errors.js';
 import type { ResolvedSchedulerOptions } from './options.js';
 import type { RateLimiterLike } from './rate-limiter.js';
 import type { DueDelayedEvent, FinalOutcome, JsonObject } from './types.js';
-import type { ClaimedDelayedEvent, DelayedEventStore, MutationResult, StoredDelayedEvent } from './store.js';
+import type { ClaimedDelayedEvent, DelayedEventStore, FinalisedDelayedEvent, MutationResult, StoredDelayedEvent } from './store.js';
 
 const SENT: FinalOutcome = Object.freeze({ kind: 'sent' });
 /** Most finalisations sent to the store in one call; a full queue goes out without waiting for the turn to end. */
@@ -49,6 +49,34 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
 }
 
+/** The outcome of a send: the host's answer is the new event's ID when it is a string. */
+function sentOutcome(result: unknown): FinalOutcome {
+  return typeof result === 'string' ? { kind: 'sent', eventId: result } : SENT;
+}
+
+/** The record an outcome leaves for lookup. */
+function toFinalised(event: StoredDelayedEvent, outcome: FinalOutcome, nowMs: number): FinalisedDelayedEvent {
+  let error: FinalisedDelayedEvent['error'];
+  if (outcome.kind === 'failed') {
+    const matrixError = asMatrixError(outcome.error);
+    error = matrixError === undefined ? { errcode: 'M_UNKNOWN', message: 'The event could not be sent.' } : { errcode: matrixError.errcode, message: matrixError.message };
+  }
+  return {
+    delayId: event.delayId,
+    userId: event.userId,
+    roomId: event.roomId,
+    type: event.type,
+    stateKey: event.stateKey,
+    contentJson: event.contentJson,
+    delayMs: event.delayMs,
+    runningSinceMs: event.runningSinceMs,
+    outcome: outcome.kind,
+    finalisedAtMs: nowMs,
+    eventId: outcome.kind === 'sent' ? outcome.eventId : undefined,
+    error,
+  };
+}
+
 /** True for a host error that will not go away by retrying (a 4xx other than 429). */
 export function isPermanentFailure(error: unknown): boolean {
   const matrixError = asMatrixError(error);
@@ -62,6 +90,10 @@ export class Delivery {
   private queuedOutcomes: FinalOutcome[] = [];
   private flushScheduled = false;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Finalised events waiting to be retained (when retention is on), sent once per turn. */
+  private retaining: FinalisedDelayedEvent[] = [];
+  /** One controller per claim being sent: its signal goes to `sendEvent`. */
+  private readonly leases = new Set<AbortController>();
 
   constructor(
     private readonly options: ResolvedSchedulerOptions,
@@ -78,6 +110,13 @@ export class Delivery {
    * room's next event never waits for a store round trip.
    */
   async sendBatch(batch: readonly ClaimedDelayedEvent[]): Promise<void> {
+    const first = batch[0];
+    if (first === undefined) return;
+    // One claim, one lease: the whole batch shares one signal.
+    await this.underLease(first.leaseUntilMs, (signal) => this.sendRooms(batch, signal));
+  }
+
+  private async sendRooms(batch: readonly ClaimedDelayedEvent[], signal: AbortSignal): Promise<void> {
     const byRoom = new Map<string, ClaimedDelayedEvent[]>();
     for (const event of batch) {
       const room = byRoom.get(event.roomId);
@@ -90,7 +129,7 @@ export class Delivery {
       while (next < rooms.length) {
         const room = rooms[next++] as ClaimedDelayedEvent[];
         for (const event of room) {
-          const sending = this.sendDue(event);
+          const sending = this.sendDue(event, signal);
           if (sending !== undefined) await sending;
         }
       }
@@ -107,13 +146,33 @@ export class Delivery {
    * @throws whatever `sendEvent` threw; `StoreUnavailableError` when the store fails.
    */
   async sendByAction(event: ClaimedDelayedEvent): Promise<void> {
+    let result: unknown;
     try {
-      await this.handOver(event, 'action');
+      result = await this.underLease(event.leaseUntilMs, async (signal) => this.handOver(event, 'action', signal));
     } catch (error) {
       await storeCall(() => this.reschedule(event, event.sendAtMs, event.attempts));
       throw error;
     }
-    await storeCall(() => this.finalise(event, 'action', SENT));
+    await storeCall(() => this.finalise(event, 'action', sentOutcome(result)));
+  }
+
+  /** Aborts the signal of every send in flight (their claims are given up, e.g. by `stop()`). */
+  abortSends(reason: unknown): void {
+    for (const lease of this.leases) lease.abort(reason);
+  }
+
+  /** Runs `send` with a signal that is aborted when the lease ends at `leaseUntilMs`. */
+  private async underLease<T>(leaseUntilMs: number, send: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const { clock } = this.options;
+    const lease = new AbortController();
+    const timer = clock.setTimer(() => lease.abort(new Error('the claim on this delayed event ran out')), leaseUntilMs - clock.now());
+    this.leases.add(lease);
+    try {
+      return await send(lease.signal);
+    } finally {
+      clock.clearTimer(timer);
+      this.leases.delete(lease);
+    }
   }
 
   /**
@@ -122,6 +181,7 @@ export class Delivery {
    */
   finalised(): Promise<void> {
     this.flush();
+    this.flushRetained();
     return this.inFlight.size === 0 ? Promise.resolve() : Promise.all(this.inFlight).then(() => undefined);
   }
 
@@ -130,11 +190,11 @@ export class Delivery {
    * Returns `undefined` when it finished synchronously (a synchronous host, no rate limit), so a storm
    * pays no promise per event there.
    */
-  private sendDue(event: ClaimedDelayedEvent): Promise<void> | undefined {
-    return this.rateLimiter.isEnabled('delivery') ? this.sendLimited(event) : this.sendNow(event);
+  private sendDue(event: ClaimedDelayedEvent, signal: AbortSignal): Promise<void> | undefined {
+    return this.rateLimiter.isEnabled('delivery') ? this.sendLimited(event, signal) : this.sendNow(event, signal);
   }
 
-  private async sendLimited(event: ClaimedDelayedEvent): Promise<void> {
+  private async sendLimited(event: ClaimedDelayedEvent, signal: AbortSignal): Promise<void> {
     const { clock, logger } = this.options;
     try {
       const allowed = await this.rateLimiter.tryConsume('delivery', event);
@@ -151,12 +211,12 @@ export class Delivery {
       this.storeFault(event, storeFault);
       return;
     }
-    await this.sendNow(event);
+    await this.sendNow(event, signal);
   }
 
   /** The one place the host's `sendEvent` is called. */
-  private handOver(event: ClaimedDelayedEvent, trigger: DueDelayedEvent['trigger']): unknown {
-    return this.options.sendEvent(toDueEvent(event, trigger));
+  private handOver(event: ClaimedDelayedEvent, trigger: DueDelayedEvent['trigger'], signal: AbortSignal): unknown {
+    return this.options.sendEvent(toDueEvent(event, trigger), signal);
   }
 
   /** Returns a claimed event to the schedule, due at `sendAtMs`, and wakes the timer for it. */
@@ -166,16 +226,16 @@ export class Delivery {
   }
 
   /** Hands the event to the host; a synchronous host answers without a promise, which saves a turn per event. */
-  private sendNow(event: ClaimedDelayedEvent): Promise<void> | undefined {
+  private sendNow(event: ClaimedDelayedEvent, signal: AbortSignal): Promise<void> | undefined {
     let sending: unknown;
     try {
-      sending = this.handOver(event, 'timeout');
+      sending = this.handOver(event, 'timeout', signal);
     } catch (error) {
       return this.failed(event, error);
     }
-    if (!isThenable(sending)) return void this.queueFinalise(event, SENT);
+    if (!isThenable(sending)) return void this.queueFinalise(event, sentOutcome(sending));
     return Promise.resolve(sending).then(
-      () => this.queueFinalise(event, SENT),
+      (result) => this.queueFinalise(event, sentOutcome(result)),
       (error: unknown) => this.failed(event, error),
     );
   }
@@ -270,8 +330,12 @@ export class Delivery {
     if (result.ok) this.report(event, trigger, outcome);
   }
 
-  /** Calls the `onFinalised` hook, shielding the scheduler from a throwing hook. */
+  /**
+   * Records an event that left the schedule: keeps it for lookup when retention is on, and calls the
+   * `onFinalised` hook, shielding the scheduler from a throwing hook.
+   */
   report(event: StoredDelayedEvent, trigger: DueDelayedEvent['trigger'], outcome: FinalOutcome): void {
+    if (this.options.retainFinalised !== undefined) this.queueRetain(toFinalised(event, outcome, this.options.clock.now()));
     const hook = this.options.onFinalised;
     if (hook === undefined) return;
     try {
@@ -279,5 +343,24 @@ export class Delivery {
     } catch (error) {
       this.options.logger.error?.('onFinalised hook threw', error);
     }
+  }
+
+  private queueRetain(record: FinalisedDelayedEvent): void {
+    this.retaining.push(record);
+    if (this.retaining.length === 1) process.nextTick(() => this.flushRetained());
+  }
+
+  /** Hands the queued finalised events to the store's `retain`; a fault only costs their lookup. */
+  private flushRetained(): void {
+    const records = this.retaining;
+    const policy = this.options.retainFinalised;
+    if (records.length === 0 || policy === undefined) return;
+    this.retaining = [];
+    const options = { nowMs: this.options.clock.now(), maxAgeMs: policy.maxAgeMs, maxPerUser: policy.maxPerUser };
+    const running: Promise<void> = Promise.resolve()
+      .then(() => this.store.retain?.(records, options))
+      .catch((fault: unknown) => this.options.logger.warn?.(`${records.length} finalised delayed event(s) could not be retained for lookup`, fault))
+      .finally(() => this.inFlight.delete(running));
+    this.inFlight.add(running);
   }
 }

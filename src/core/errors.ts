@@ -79,9 +79,16 @@ export class MatrixError extends DelayedEventsError {
 
 /** The delay ID is unknown, belongs to someone else, or the event was already sent or cancelled. */
 export class DelayedEventNotFoundError extends DelayedEventsError {
-  constructor() {
+  /**
+   * How the requester's event left the schedule, when it did and is still retained (see the
+   * scheduler's `retainFinalised`): lets the HTTP layer answer a repeated action by its outcome.
+   */
+  readonly finalisedOutcome: 'sent' | 'cancelled' | 'failed' | undefined;
+  /** @param finalisedOutcome - How the requester's event left the schedule, if known. */
+  constructor(finalisedOutcome?: 'sent' | 'cancelled' | 'failed') {
     super('M_NOT_FOUND', 404, 'No pending delayed event with that ID.');
     this.name = 'DelayedEventNotFoundError';
+    this.finalisedOutcome = finalisedOutcome;
   }
 }
 

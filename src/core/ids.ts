@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Requester } from './types.js';
 
 /**
  * Random bytes drawn from `crypto` in blocks and handed out once each: one `randomBytes` call costs
@@ -27,4 +28,9 @@ export function newDelayId(): string {
 /** A unique token for one claim by this process. */
 export function newClaimToken(): string {
   return randomBase64url(12);
+}
+
+/** The store's key of a transaction ID: scoped to the requester's user and device. */
+export function txnKey(requester: Requester, txnId: string): string {
+  return `${requester.userId}\u0000${requester.deviceId ?? ''}\u0000${txnId}`;
 }

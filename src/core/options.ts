@@ -16,6 +16,30 @@ import type { RateLimiterLike } from './rate-limiter.js';
  */
 export type CancelOnNewerStatePolicy = 'other-senders' | 'any-sender' | 'never';
 
+/**
+ * The MSC4140 revision a deployment follows. In the core it only chooses defaults (the wire format is
+ * the HTTP layer's): `"msc4140-2026"` keeps finalised events for lookup and does not cancel delayed
+ * state on newer state, as that revision says.
+ */
+export type SpecProfile = 'msc4140-2024' | 'msc4140-2026';
+
+/** The spec profiles, default first. */
+export const SPEC_PROFILES: readonly SpecProfile[] = ['msc4140-2024', 'msc4140-2026'];
+
+/** How long finalised events stay available for lookup. */
+export interface RetentionPolicy {
+  /**
+   * Keep a finalised event this long, in ms.
+   * @defaultValue 604800000 (7 days)
+   */
+  readonly maxAgeMs?: number;
+  /**
+   * Keep at most this many finalised events per user (the newest).
+   * @defaultValue 1000
+   */
+  readonly maxPerUser?: number;
+}
+
 /** What happens to a due event when its owner's `delivery` rate-limit bucket is empty. */
 export type DeliveryRateLimitPolicy = 'defer' | 'fail';
 
@@ -75,10 +99,23 @@ export interface DelayedEventSchedulerOptions {
    */
   readonly rateLimiter?: RateLimiterLike;
   /**
+   * The MSC4140 revision followed; it chooses the defaults of `cancelOnNewerState` and
+   * `retainFinalised`. Give the HTTP handler the same profile.
+   * @defaultValue `"msc4140-2024"`
+   */
+  readonly profile?: SpecProfile;
+  /**
    * Which pending delayed state events a newer state event cancels.
-   * @defaultValue `"other-senders"`
+   * @defaultValue `"other-senders"`; `"never"` under the `msc4140-2026` profile
    */
   readonly cancelOnNewerState?: CancelOnNewerStatePolicy;
+  /**
+   * Keep finalised (sent, cancelled, failed) events for lookup by their owner, which also lets a
+   * repeated management action be answered by the outcome. Needs a store with `retain`.
+   * `true` takes the default policy.
+   * @defaultValue `false`; 7 days or 1000 per user under the `msc4140-2026` profile
+   */
+  readonly retainFinalised?: boolean | RetentionPolicy;
   /**
    * What to do with a due event whose owner's `delivery` bucket is empty: `"defer"` it until the
    * limiter allows (its listed time moves), or `"fail"` it (finalised and reported to `onFinalised`).
@@ -138,8 +175,12 @@ export interface ResolvedSchedulerOptions {
   readonly maxDelayMs: number;
   /** See {@link DelayedEventSchedulerOptions.maxOutstandingPerUser}. */
   readonly maxOutstandingPerUser: number | ((userId: string) => number);
+  /** See {@link DelayedEventSchedulerOptions.profile}. */
+  readonly profile: SpecProfile;
   /** See {@link DelayedEventSchedulerOptions.cancelOnNewerState}. */
   readonly cancelOnNewerState: CancelOnNewerStatePolicy;
+  /** See {@link DelayedEventSchedulerOptions.retainFinalised}; `undefined` when off. */
+  readonly retainFinalised: Required<RetentionPolicy> | undefined;
   /** See {@link DelayedEventSchedulerOptions.deliveryRateLimitPolicy}. */
   readonly deliveryRateLimitPolicy: DeliveryRateLimitPolicy;
   /** See {@link DelayedEventSchedulerOptions.deliveryRetry}. */
@@ -182,6 +223,18 @@ function oneOf<T extends string>(value: unknown, name: string, allowed: readonly
   return value as T;
 }
 
+function resolveRetention(input: boolean | RetentionPolicy): Required<RetentionPolicy> | undefined {
+  if (input === false) return undefined;
+  if (input !== true && (typeof input !== 'object' || input === null)) {
+    throw new ConfigError('ERR_DE_OPTION_INVALID', 'retainFinalised must be a boolean or { maxAgeMs, maxPerUser }');
+  }
+  const policy = input === true ? {} : input;
+  return Object.freeze({
+    maxAgeMs: positiveInteger(policy.maxAgeMs, 'retainFinalised.maxAgeMs', 7 * DAY_MS),
+    maxPerUser: positiveInteger(policy.maxPerUser, 'retainFinalised.maxPerUser', 1000),
+  });
+}
+
 /**
  * Applies defaults to scheduler options and validates them once.
  *
@@ -205,6 +258,11 @@ export function resolveSchedulerOptions(input: DelayedEventSchedulerOptions): Re
       `maxOutstandingPerUser must be an integer >= 0 or a function (got ${String(cap)})`,
     );
   }
+  const profile = oneOf(input.profile, 'profile', SPEC_PROFILES, 'msc4140-2024');
+  const retainFinalised = resolveRetention(input.retainFinalised ?? profile === 'msc4140-2026');
+  if (retainFinalised !== undefined && (typeof input.store.retain !== 'function' || typeof input.store.getFinalised !== 'function')) {
+    throw new ConfigError('ERR_DE_OPTION_INVALID', 'retainFinalised needs a store with retain() and getFinalised()');
+  }
   const retry = input.deliveryRetry ?? {};
   const initialBackoffMs = positiveInteger(retry.initialBackoffMs, 'deliveryRetry.initialBackoffMs', 1000);
   const resolved: ResolvedSchedulerOptions = {
@@ -213,12 +271,14 @@ export function resolveSchedulerOptions(input: DelayedEventSchedulerOptions): Re
     logger: input.logger ?? silentLogger,
     maxDelayMs,
     maxOutstandingPerUser: cap,
+    profile,
     cancelOnNewerState: oneOf(
       input.cancelOnNewerState,
       'cancelOnNewerState',
       ['other-senders', 'any-sender', 'never'] as const,
-      'other-senders',
+      profile === 'msc4140-2026' ? 'never' : 'other-senders',
     ),
+    retainFinalised,
     deliveryRateLimitPolicy: oneOf(input.deliveryRateLimitPolicy, 'deliveryRateLimitPolicy', ['defer', 'fail'] as const, 'defer'),
     deliveryRetry: Object.freeze({
       attempts: positiveInteger(retry.attempts, 'deliveryRetry.attempts', 5),

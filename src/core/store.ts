@@ -173,6 +173,50 @@ export interface StateKeyFilter {
   readonly keepUserId: string | undefined;
 }
 
+/** How a delayed event left the schedule. */
+export type FinalisedOutcome = 'sent' | 'cancelled' | 'failed';
+
+/**
+ * A delayed event that left the schedule, kept for a while so its owner can look it up (and retry a
+ * management action safely): see {@link DelayedEventStore.retain}.
+ */
+export interface FinalisedDelayedEvent {
+  /** The delay ID. */
+  readonly delayId: DelayId;
+  /** Owner. */
+  readonly userId: string;
+  /** Target room. */
+  readonly roomId: string;
+  /** Event type. */
+  readonly type: string;
+  /** State key for state events, else `undefined`. */
+  readonly stateKey: string | undefined;
+  /** Event content as serialised JSON, as scheduled. */
+  readonly contentJson: string;
+  /** The delay it was scheduled with, in ms. */
+  readonly delayMs: number;
+  /** When its delay last started (scheduling or restart), Unix ms. */
+  readonly runningSinceMs: number;
+  /** How it left the schedule. */
+  readonly outcome: FinalisedOutcome;
+  /** When it left the schedule, Unix ms. */
+  readonly finalisedAtMs: number;
+  /** The room event's ID, for a sent event whose host reported it. */
+  readonly eventId: string | undefined;
+  /** Why it failed, for a failed event: a Matrix error code and message. */
+  readonly error: { readonly errcode: string; readonly message: string } | undefined;
+}
+
+/** How long finalised events are kept: see {@link DelayedEventStore.retain}. */
+export interface RetentionOptions {
+  /** Current time, Unix ms. */
+  readonly nowMs: number;
+  /** Keep a finalised event at most this long after it was finalised, in ms. */
+  readonly maxAgeMs: number;
+  /** Keep at most this many finalised events per user (the newest). */
+  readonly maxPerUser: number;
+}
+
 /** What a store can do beyond the contract. */
 export interface StoreCapabilities {
   /** Several processes can share this store (and its data survives a process restart). */
@@ -251,6 +295,21 @@ export interface DelayedEventStore {
 
   /** Earliest due time (pending `sendAtMs` or claim `leaseUntilMs`), or `undefined` when empty. */
   nextDueAtMs(): Promise<number | undefined>;
+
+  /**
+   * Optional (needed for the retention of finalised events, e.g. by the `msc4140-2026` profile): keeps
+   * these finalised events, and forgets those beyond `maxAgeMs` or beyond the newest `maxPerUser` of
+   * their owner. Pruning happens inside calls (no timer per event), and memory stays bounded by
+   * `maxPerUser` per user. Retention is best effort: a record lost to a crash between finalising and
+   * retaining only means the event can no longer be looked up.
+   */
+  retain?(events: readonly FinalisedDelayedEvent[], options: RetentionOptions): Promise<void>;
+
+  /**
+   * Optional, with {@link DelayedEventStore.retain}: the finalised event with this ID if `userId` owns
+   * it and it is still retained (finalised within `maxAgeMs` of `nowMs`).
+   */
+  getFinalised?(delayId: DelayId, userId: string, options: { readonly nowMs: number; readonly maxAgeMs: number }): Promise<FinalisedDelayedEvent | undefined>;
 
   /**
    * Optional, for stores shared across processes: calls `listener` when any process (this one included)

@@ -53,11 +53,18 @@ export interface DueDelayedEvent {
  * (MSC4140: power levels are evaluated at the point of sending).
  *
  * @remarks
+ * Return the new room event's ID: it is passed to `onFinalised` and kept with the finalised event, so
+ * the `msc4140-2026` profile's `GET …/delayed_events/{delay_id}` can show it. Anything else returned is
+ * ignored.
+ *
  * Throw an error carrying a 4xx `httpStatus` (or `statusCode`/`status`) and an `errcode` — for example
  * a {@link MatrixError} — for a permanent refusal; the event is then finalised as failed. Anything
  * else is treated as transient and retried with backoff.
+ *
+ * `signal` is aborted when the claim on the event runs out (another worker may then send it) or when
+ * `stop()` gives up waiting: a host that can cancel a hung insert should.
  */
-export type SendEventFn = (event: DueDelayedEvent) => Promise<unknown> | unknown;
+export type SendEventFn = (event: DueDelayedEvent, signal: AbortSignal) => Promise<unknown> | unknown;
 
 /** Minimal logger; `console` fits. The default logs nothing. */
 export interface Logger {
@@ -76,6 +83,8 @@ export type FinalOutcome =
   | {
       /** Sent into its room. */
       readonly kind: 'sent';
+      /** The room event's ID, when `sendEvent` returned one. */
+      readonly eventId?: string | undefined;
     }
   | {
       /** Cancelled before it was sent. */
@@ -151,4 +160,19 @@ export interface PersistedStateEvent {
   readonly stateKey: string;
   /** Its sender. */
   readonly sender: string;
+}
+
+/** One of the requester's delayed events, pending or finalised, as {@link DelayedEventScheduler.lookup} returns it. */
+export interface DelayedEventDetails extends PendingDelayedEvent {
+  /** How and when it left the schedule; absent while it is pending. */
+  readonly finalised?: {
+    /** How it left the schedule. */
+    readonly outcome: 'sent' | 'cancelled' | 'failed';
+    /** When, Unix ms. */
+    readonly atMs: number;
+    /** The room event's ID, for a sent event whose host reported it. */
+    readonly eventId?: string | undefined;
+    /** Why it failed, for a failed event. */
+    readonly error?: { readonly errcode: string; readonly message: string } | undefined;
+  };
 }

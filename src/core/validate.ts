@@ -1,5 +1,5 @@
 import { InvalidRequestError, MaxDelayExceededError } from './errors.js';
-import type { JsonObject } from './types.js';
+import type { JsonObject, Requester } from './types.js';
 
 /** Longest identifier (room, type, state key, txn, delay ID) accepted, in UTF-16 code units. */
 export const MAX_IDENTIFIER_LENGTH = 255;
@@ -44,4 +44,17 @@ export function serialiseContent(content: unknown): string {
   } catch {
     throw new InvalidRequestError('M_BAD_JSON', 'Event content must be serialisable as JSON.');
   }
+}
+
+/**
+ * An identifier worth asking the store about (a delay ID or transaction ID): anything else cannot
+ * exist, which is known without a round trip.
+ */
+export function isPlausibleId(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_IDENTIFIER_LENGTH;
+}
+
+/** A requester given as a bare user ID or as user and device. */
+export function asRequester(requester: Requester | string): Requester {
+  return typeof requester === 'string' ? { userId: requester } : requester;
 }

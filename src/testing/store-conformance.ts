@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from './manual-clock.js';
-import type { ClaimedDelayedEvent, DelayedEventStore, NewDelayedEvent } from '../core/store.js';
+import type { ClaimedDelayedEvent, DelayedEventStore, FinalisedDelayedEvent, NewDelayedEvent } from '../core/store.js';
 
 /** What a conformance test gives the store factory. */
 export interface StoreTestContext {
@@ -257,6 +257,81 @@ export function describeStoreConformance(
       const { cancelled } = await store.cancelByStateKey({ roomId: next.roomId, ...state, keepUserId: undefined });
       expect(cancelled.map((e) => e.delayId)).toEqual([next.delayId]);
       expect(await store.finaliseMany([])).toEqual([]);
+    });
+
+    describe('retention of finalised events (retain, when offered)', () => {
+      const DAY = 24 * 60 * 60 * 1000;
+      const finalisedRecord = (overrides: Partial<FinalisedDelayedEvent> = {}): FinalisedDelayedEvent => ({
+        delayId: `fin${String(++idCounter).padStart(6, '0')}`,
+        userId: '@alice:example.org',
+        roomId: '!room:example.org',
+        type: 'm.call.member',
+        stateKey: '_@alice:example.org_DEV',
+        contentJson: '{"memberships":[],"emoji":"\u{1F44B}"}',
+        delayMs: 5000,
+        runningSinceMs: ctx().clock.now() - 5000,
+        outcome: 'sent',
+        finalisedAtMs: ctx().clock.now(),
+        eventId: '$event:example.org',
+        error: undefined,
+        ...overrides,
+      });
+      const policy = (maxPerUser = 1000, maxAgeMs = 7 * DAY) => ({ nowMs: ctx().clock.now(), maxAgeMs, maxPerUser });
+      const lookup = (delayId: string, userId = '@alice:example.org', maxAgeMs = 7 * DAY) =>
+        ctx().store.getFinalised!(delayId, userId, { nowMs: ctx().clock.now(), maxAgeMs });
+
+      it('keeps every field of sent, cancelled and failed events, for their owner only', async (testContext) => {
+        const store = ctx().store;
+        if (store.retain === undefined || store.getFinalised === undefined) return testContext.skip();
+        const sent = finalisedRecord();
+        const cancelled = finalisedRecord({ outcome: 'cancelled', eventId: undefined, stateKey: undefined, type: 'm.room.message' });
+        const failed = finalisedRecord({ outcome: 'failed', eventId: undefined, error: { errcode: 'M_FORBIDDEN', message: 'Power levels forbid it' } });
+        await store.retain([sent, cancelled, failed], policy());
+        expect(await lookup(sent.delayId)).toEqual(sent);
+        expect(await lookup(cancelled.delayId)).toEqual(cancelled);
+        expect(await lookup(failed.delayId)).toEqual(failed);
+        expect(await lookup(sent.delayId, '@mallory:example.org')).toBeUndefined();
+        expect(await lookup('unknown')).toBeUndefined();
+      });
+
+      it('keeps only the newest maxPerUser of each user', async (testContext) => {
+        const store = ctx().store;
+        if (store.retain === undefined || store.getFinalised === undefined) return testContext.skip();
+        const mine = Array.from({ length: 5 }, () => finalisedRecord());
+        const bobs = finalisedRecord({ userId: '@bob:example.org' });
+        for (const record of mine) {
+          await store.retain([record], policy(3));
+          ctx().clock.advance(1);
+        }
+        await store.retain([bobs], policy(3));
+        const kept = await Promise.all(mine.map((record) => lookup(record.delayId)));
+        expect(kept.map((record) => record?.delayId)).toEqual([undefined, undefined, mine[2]?.delayId, mine[3]?.delayId, mine[4]?.delayId]);
+        expect(await lookup(bobs.delayId, '@bob:example.org')).toEqual(bobs);
+      });
+
+      it('forgets events finalised more than maxAgeMs ago', async (testContext) => {
+        const store = ctx().store;
+        if (store.retain === undefined || store.getFinalised === undefined) return testContext.skip();
+        const old = finalisedRecord();
+        await store.retain([old], policy());
+        ctx().clock.advance(DAY);
+        const recent = finalisedRecord({ userId: '@bob:example.org' });
+        await store.retain([recent], policy(1000, DAY));
+        expect(await lookup(old.delayId, old.userId, DAY + 1)).toEqual(old);
+        ctx().clock.advance(1);
+        expect(await lookup(old.delayId, old.userId, DAY)).toBeUndefined();
+        expect(await lookup(recent.delayId, recent.userId, DAY)).toEqual(recent);
+      });
+
+      it('replaces the record of a delay ID finalised again', async (testContext) => {
+        const store = ctx().store;
+        if (store.retain === undefined || store.getFinalised === undefined) return testContext.skip();
+        const first = finalisedRecord({ outcome: 'failed', eventId: undefined, error: { errcode: 'M_UNKNOWN', message: 'x' } });
+        await store.retain([first], policy());
+        const again = { ...first, outcome: 'sent' as const, eventId: '$sent', error: undefined, finalisedAtMs: first.finalisedAtMs + 1 };
+        await store.retain([again], policy(1));
+        expect(await lookup(first.delayId)).toEqual(again);
+      });
     });
 
     it('claims one pending event for the send action, whether due or not, only for its owner', async () => {

@@ -6,16 +6,19 @@ import type {
   ClaimedDelayedEvent,
   DelayedEventStore,
   EventOutcome,
+  FinalisedDelayedEvent,
   ListCursor,
   MutationResult,
   NewDelayedEvent,
   RestartOutcome,
+  RetentionOptions,
   StateKeyFilter,
   StoredDelayedEvent,
 } from '../../core/store.js';
 import type { DelayId } from '../../core/types.js';
 import { DueIndex } from './due-index.js';
 import { EventSlots, NONE } from './event-slots.js';
+import { FinalisedRecords } from './finalised-records.js';
 import { hashString, SlotHashTable } from './slot-hash-table.js';
 
 /** One user's events: the head of a list threaded through the slots, and its length (for the cap). */
@@ -72,6 +75,7 @@ class MemoryStore implements DelayedEventStore {
   // Every transaction record lives for the same TTL, so insertion order is expiry order.
   private txnQueue: TxnRecord[] = [];
   private txnQueueHead = 0;
+  private readonly finalised = new FinalisedRecords();
 
   async add(event: NewDelayedEvent, options: AddOptions): Promise<AddResult> {
     this.expireTxns(options.nowMs);
@@ -234,6 +238,14 @@ class MemoryStore implements DelayedEventStore {
       slot = following;
     }
     return { cancelled, nextDueAtMs: this.due.peekDueAtMs() };
+  }
+
+  async retain(events: readonly FinalisedDelayedEvent[], options: RetentionOptions): Promise<void> {
+    this.finalised.retain(events, options);
+  }
+
+  async getFinalised(delayId: DelayId, userId: string, options: { nowMs: number; maxAgeMs: number }): Promise<FinalisedDelayedEvent | undefined> {
+    return this.finalised.get(delayId, userId, options.nowMs, options.maxAgeMs);
   }
 
   async nextDueAtMs(): Promise<number | undefined> {
