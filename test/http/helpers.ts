@@ -4,7 +4,6 @@ import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { DelayedEventScheduler } from '../../src/core/delayed-event-scheduler.js';
 import type { DelayedEventSchedulerOptions } from '../../src/core/options.js';
-import { RateLimiter } from '../../src/core/rate-limiter.js';
 import type { RateLimiterOptions } from '../../src/core/rate-limiter.js';
 import { MatrixError } from '../../src/core/errors.js';
 import type { DueDelayedEvent, Logger, Requester } from '../../src/core/types.js';
@@ -12,8 +11,8 @@ import { createMemoryStore } from '../../src/stores/memory/memory-store.js';
 import { ManualClock } from '../../src/testing/manual-clock.js';
 import { toNodeHandler } from '../../src/adapters/node/index.js';
 import type { AuthenticateFn, DelayedEventsHandlerOptions, HandlerRequest } from '../../src/http/handlers.js';
+import { ALICE, ALICE_LAPTOP, BOB, noLimits, ROOM } from '../helpers/fixtures.js';
 
-export const ROOM = '!room:example.org';
 export const ROOM_ENC = encodeURIComponent(ROOM);
 export const STABLE = '/_matrix/client/v1/delayed_events';
 export const UNSTABLE = '/_matrix/client/unstable/org.matrix.msc4140/delayed_events';
@@ -21,9 +20,9 @@ export const ROOMS = `/_matrix/client/v3/rooms/${ROOM_ENC}`;
 
 /** Access tokens of the test users. */
 export const USERS: Record<string, Requester> = {
-  alice: { userId: '@alice:example.org', deviceId: 'ALICEPHONE' },
-  alice2: { userId: '@alice:example.org', deviceId: 'ALICELAPTOP' },
-  bob: { userId: '@bob:example.org', deviceId: 'BOBPHONE' },
+  alice: ALICE,
+  alice2: ALICE_LAPTOP,
+  bob: BOB,
 };
 
 function bearer(headers: HandlerRequest['headers']): string | undefined {
@@ -68,6 +67,7 @@ export interface TestServer {
 
 export interface TestServerOptions {
   scheduler?: Partial<DelayedEventSchedulerOptions>;
+  /** Buckets to turn on; every other bucket is off (see `noLimits`). */
   rateLimits?: RateLimiterOptions['buckets'];
   handler?: Partial<DelayedEventsHandlerOptions>;
   /**
@@ -80,8 +80,6 @@ export interface TestServerOptions {
   /** Called with every request right after the adapter was called (in the same tick). */
   observeAfter?: (req: IncomingMessage) => void;
 }
-
-export const NO_RATE_LIMITS: RateLimiterOptions['buckets'] = { schedule: false, manage: false, send: false, delivery: false };
 
 export function listen(server: Server): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -121,7 +119,7 @@ export function makeScheduler(options: TestServerOptions = {}) {
     clock,
     logger,
     store: createMemoryStore(),
-    rateLimiter: new RateLimiter({ buckets: { ...NO_RATE_LIMITS, ...options.rateLimits } }),
+    rateLimiter: noLimits(options.rateLimits),
     sendEvent: (event) => {
       sent.push(event);
     },
