@@ -71,10 +71,13 @@ export interface TestServerOptions {
   rateLimits?: RateLimiterOptions['buckets'];
   handler?: Partial<DelayedEventsHandlerOptions>;
   /**
-   * Milliseconds the host waits before it calls the adapter, as a framework with async hooks does: by
-   * then the body may be complete and buffered.
+   * The host calls the adapter only once the whole body (per `content-length`) has arrived and sits
+   * unread in the request's buffer, as a framework with async hooks may. Waits for the bytes
+   * themselves, not for an amount of time.
    */
-  hostDelayMs?: number;
+  hostWaitsForBody?: boolean;
+  /** Called with every request at the moment the adapter is called, e.g. to check the buffer then. */
+  observeCall?: (req: IncomingMessage) => void;
   /** Called with every request before the adapter sees it. */
   observe?: (req: IncomingMessage) => void;
   /** Called with every request right after the adapter was called (in the same tick). */
@@ -129,6 +132,16 @@ export function makeScheduler(options: TestServerOptions = {}) {
   return { clock, sent, logged, logger, scheduler };
 }
 
+/**
+ * Resolves once `req`'s whole body (per `content-length`) is in its read buffer. Checks once per turn
+ * of the event loop: each turn lets the socket deliver what has arrived, so this ends as soon as the
+ * last byte is in, however long the network takes.
+ */
+async function bodyArrived(req: IncomingMessage): Promise<void> {
+  const length = Number(req.headers['content-length'] ?? 0);
+  while (req.readableLength < length && !req.readableEnded) await new Promise((resolve) => setImmediate(resolve));
+}
+
 /** A plain node:http server: the node adapter first, then the host's fallback. */
 export async function startNodeServer(options: TestServerOptions = {}): Promise<TestServer> {
   const { clock, sent, logged, logger, scheduler } = makeScheduler(options);
@@ -139,13 +152,13 @@ export async function startNodeServer(options: TestServerOptions = {}): Promise<
   const fallback = hostFallback(hostRequests);
   const serve = (req: IncomingMessage, res: ServerResponse): void => {
     options.observe?.(req);
+    options.observeCall?.(req);
     void delayedEvents(req, res).then((answered) => {
       if (!answered) fallback(req, res);
     });
     options.observeAfter?.(req);
   };
-  const hostDelayMs = options.hostDelayMs;
-  const server = createServer(hostDelayMs === undefined ? serve : (req, res) => setTimeout(serve, hostDelayMs, req, res));
+  const server = createServer(options.hostWaitsForBody === true ? (req, res) => void bodyArrived(req).then(() => serve(req, res)) : serve);
   const baseUrl = await listen(server);
   return {
     baseUrl,
