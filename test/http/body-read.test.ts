@@ -118,7 +118,8 @@ describe('node:http adapter: request bodies on the wire', () => {
   });
 
   it('takes a body that arrived in several packets before the host called the adapter', async () => {
-    s = await startNodeServer({ hostDelayMs: 150 });
+    const bufferedAtCall: number[] = [];
+    s = await startNodeServer({ hostWaitsForBody: true, observeCall: (req) => bufferedAtCall.push(req.readableLength) });
     const bytes = Buffer.from(JSON.stringify({ msgtype: 'm.text', body: 'three 😀 packets' }));
     const [res] = await rawExchange(
       s.baseUrl,
@@ -126,11 +127,14 @@ describe('node:http adapter: request bodies on the wire', () => {
       1,
     );
     expect(res?.status).toBe(200);
+    // The premise of the test: the whole body was already buffered when the adapter was called.
+    expect(bufferedAtCall).toEqual([bytes.length]);
     expect(await contents()).toEqual({ [res?.json['delay_id'] as string]: 'three 😀 packets' });
   });
 
   it('answers 413 for a complete oversized body the host let arrive first, and keeps the connection', async () => {
-    s = await startNodeServer({ hostDelayMs: 50, handler: { maxBodyBytes: 1024 } });
+    const bufferedAtCall: number[] = [];
+    s = await startNodeServer({ hostWaitsForBody: true, observeCall: (req) => bufferedAtCall.push(req.readableLength), handler: { maxBodyBytes: 1024 } });
     const oversized = JSON.stringify({ body: 'x'.repeat(2000) });
     const responses = await rawExchange(
       s.baseUrl,
@@ -141,6 +145,8 @@ describe('node:http adapter: request bodies on the wire', () => {
       [413, 'keep-alive'],
       [200, 'keep-alive'],
     ]);
+    // The premise: the oversized body was complete in the buffer when the adapter was called.
+    expect(bufferedAtCall[0]).toBe(oversized.length);
     expect(Object.values(await contents())).toEqual(['small']);
   });
 

@@ -7,6 +7,7 @@ import { toExpressRouter } from '../../src/adapters/express/index.js';
 import type { ExpressRouterOptions } from '../../src/adapters/express/index.js';
 import { MatrixError } from '../../src/core/errors.js';
 import { versionsUnstableFeatures } from '../../src/http/versions.js';
+import { CAROL } from '../helpers/fixtures.js';
 import { ROOMS, STABLE, UNSTABLE, call, closeServer, listIds, listen, makeAuthenticate, makeScheduler, scheduleMessage } from './helpers.js';
 import type { TestServerOptions } from './helpers.js';
 
@@ -144,7 +145,7 @@ describe('Express adapter and host authentication middleware', () => {
     await scheduler.start();
     const app = express();
     app.use((req: Request, _res: Response, next: () => void) => {
-      (req as Request & { user?: string }).user = req.headers['x-user'] === 'carol' ? '@carol:example.org' : undefined;
+      (req as Request & { user?: string }).user = req.headers['x-user'] === 'carol' ? CAROL.userId : undefined;
       next();
     });
     app.use(
@@ -164,7 +165,7 @@ describe('Express adapter and host authentication middleware', () => {
     const ok = await call(baseUrl, 'PUT', `${ROOMS}/send/m.room.message/c?delay=5`, { token: null, headers: { 'x-user': 'carol' }, body: {} });
     expect(ok.status).toBe(200);
     await clock.advanceAsync(5);
-    expect(sent.map((e) => e.userId)).toEqual(['@carol:example.org']);
+    expect(sent.map((e) => e.userId)).toEqual([CAROL.userId]);
   });
 });
 

@@ -4,7 +4,6 @@ import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { DelayedEventScheduler } from '../../src/core/delayed-event-scheduler.js';
 import type { DelayedEventSchedulerOptions } from '../../src/core/options.js';
-import { RateLimiter } from '../../src/core/rate-limiter.js';
 import type { RateLimiterOptions } from '../../src/core/rate-limiter.js';
 import { MatrixError } from '../../src/core/errors.js';
 import type { DueDelayedEvent, Logger, Requester } from '../../src/core/types.js';
@@ -12,8 +11,8 @@ import { createMemoryStore } from '../../src/stores/memory/memory-store.js';
 import { ManualClock } from '../../src/testing/manual-clock.js';
 import { toNodeHandler } from '../../src/adapters/node/index.js';
 import type { AuthenticateFn, DelayedEventsHandlerOptions, HandlerRequest } from '../../src/http/handlers.js';
+import { ALICE, ALICE_LAPTOP, BOB, noLimits, ROOM } from '../helpers/fixtures.js';
 
-export const ROOM = '!room:example.org';
 export const ROOM_ENC = encodeURIComponent(ROOM);
 export const STABLE = '/_matrix/client/v1/delayed_events';
 export const UNSTABLE = '/_matrix/client/unstable/org.matrix.msc4140/delayed_events';
@@ -21,9 +20,9 @@ export const ROOMS = `/_matrix/client/v3/rooms/${ROOM_ENC}`;
 
 /** Access tokens of the test users. */
 export const USERS: Record<string, Requester> = {
-  alice: { userId: '@alice:example.org', deviceId: 'ALICEPHONE' },
-  alice2: { userId: '@alice:example.org', deviceId: 'ALICELAPTOP' },
-  bob: { userId: '@bob:example.org', deviceId: 'BOBPHONE' },
+  alice: ALICE,
+  alice2: ALICE_LAPTOP,
+  bob: BOB,
 };
 
 function bearer(headers: HandlerRequest['headers']): string | undefined {
@@ -68,20 +67,22 @@ export interface TestServer {
 
 export interface TestServerOptions {
   scheduler?: Partial<DelayedEventSchedulerOptions>;
+  /** Buckets to turn on; every other bucket is off (see `noLimits`). */
   rateLimits?: RateLimiterOptions['buckets'];
   handler?: Partial<DelayedEventsHandlerOptions>;
   /**
-   * Milliseconds the host waits before it calls the adapter, as a framework with async hooks does: by
-   * then the body may be complete and buffered.
+   * The host calls the adapter only once the whole body (per `content-length`) has arrived and sits
+   * unread in the request's buffer, as a framework with async hooks may. Waits for the bytes
+   * themselves, not for an amount of time.
    */
-  hostDelayMs?: number;
+  hostWaitsForBody?: boolean;
+  /** Called with every request at the moment the adapter is called, e.g. to check the buffer then. */
+  observeCall?: (req: IncomingMessage) => void;
   /** Called with every request before the adapter sees it. */
   observe?: (req: IncomingMessage) => void;
   /** Called with every request right after the adapter was called (in the same tick). */
   observeAfter?: (req: IncomingMessage) => void;
 }
-
-export const NO_RATE_LIMITS: RateLimiterOptions['buckets'] = { schedule: false, manage: false, send: false, delivery: false };
 
 export function listen(server: Server): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -121,7 +122,7 @@ export function makeScheduler(options: TestServerOptions = {}) {
     clock,
     logger,
     store: createMemoryStore(),
-    rateLimiter: new RateLimiter({ buckets: { ...NO_RATE_LIMITS, ...options.rateLimits } }),
+    rateLimiter: noLimits(options.rateLimits),
     sendEvent: (event) => {
       sent.push(event);
     },
@@ -129,6 +130,16 @@ export function makeScheduler(options: TestServerOptions = {}) {
     ...options.scheduler,
   });
   return { clock, sent, logged, logger, scheduler };
+}
+
+/**
+ * Resolves once `req`'s whole body (per `content-length`) is in its read buffer. Checks once per turn
+ * of the event loop: each turn lets the socket deliver what has arrived, so this ends as soon as the
+ * last byte is in, however long the network takes.
+ */
+async function bodyArrived(req: IncomingMessage): Promise<void> {
+  const length = Number(req.headers['content-length'] ?? 0);
+  while (req.readableLength < length && !req.readableEnded) await new Promise((resolve) => setImmediate(resolve));
 }
 
 /** A plain node:http server: the node adapter first, then the host's fallback. */
@@ -141,13 +152,13 @@ export async function startNodeServer(options: TestServerOptions = {}): Promise<
   const fallback = hostFallback(hostRequests);
   const serve = (req: IncomingMessage, res: ServerResponse): void => {
     options.observe?.(req);
+    options.observeCall?.(req);
     void delayedEvents(req, res).then((answered) => {
       if (!answered) fallback(req, res);
     });
     options.observeAfter?.(req);
   };
-  const hostDelayMs = options.hostDelayMs;
-  const server = createServer(hostDelayMs === undefined ? serve : (req, res) => setTimeout(serve, hostDelayMs, req, res));
+  const server = createServer(options.hostWaitsForBody === true ? (req, res) => void bodyArrived(req).then(() => serve(req, res)) : serve);
   const baseUrl = await listen(server);
   return {
     baseUrl,

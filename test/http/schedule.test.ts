@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ROOM, ROOMS, ROOM_ENC, STABLE, call, listIds, rawCall, startNodeServer } from './helpers.js';
+import { ALICE, BOB, ROOM } from '../helpers/fixtures.js';
+import { ROOMS, ROOM_ENC, STABLE, call, listIds, rawCall, startNodeServer } from './helpers.js';
 import type { TestServer } from './helpers.js';
 
 let s: TestServer;
@@ -44,8 +45,8 @@ describe('scheduling over node:http', () => {
     expect(s.sent).toHaveLength(1);
     expect(s.sent[0]).toMatchObject({
       delayId,
-      userId: '@alice:example.org',
-      deviceId: 'ALICEPHONE',
+      userId: ALICE.userId,
+      deviceId: ALICE.deviceId,
       roomId: ROOM,
       type: 'm.room.message',
       stateKey: undefined,
@@ -369,7 +370,7 @@ describe('scheduling input validation', () => {
 describe('per-user cap', () => {
   it('answers M_MAX_DELAYED_EVENTS_EXCEEDED (both styles) at the cap, and 403 M_FORBIDDEN when the cap is 0', async () => {
     s = await startNodeServer({
-      scheduler: { maxOutstandingPerUser: (userId) => (userId === '@bob:example.org' ? 0 : 2) },
+      scheduler: { maxOutstandingPerUser: (userId) => (userId === BOB.userId ? 0 : 2) },
     });
     await call(s.baseUrl, 'PUT', `${ROOMS}/send/m.room.message/c1?delay=100`, { body: {} });
     await call(s.baseUrl, 'PUT', `${ROOMS}/send/m.room.message/c2?delay=100`, { body: {} });

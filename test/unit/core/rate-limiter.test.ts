@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '../../../src/core/config-error.js';
 import { RateLimitedError } from '../../../src/core/errors.js';
 import { DEFAULT_RATE_LIMITS, RateLimiter } from '../../../src/core/rate-limiter.js';
-import { ALICE, BOB, createHarness, message } from '../../helpers/scheduler-harness.js';
+import { ALICE, BOB, message, NO_LIMITS } from '../../helpers/fixtures.js';
+import { createHarness } from '../../helpers/scheduler-harness.js';
 
 /** A guarded action that does nothing: what is tested is the charge. */
 const done = async (): Promise<void> => undefined;
@@ -87,9 +88,7 @@ describe('RateLimiter', () => {
 
   describe('in the scheduler', () => {
     const bucketsOnly = (bucket: 'schedule' | 'manage' | 'send') =>
-      new RateLimiter({
-        buckets: { schedule: false, manage: false, send: false, delivery: false, [bucket]: { points: 1, durationMs: 60_000 } },
-      });
+      new RateLimiter({ buckets: { ...NO_LIMITS, [bucket]: { points: 1, durationMs: 60_000 } } });
 
     it('"schedule" limits scheduling', async () => {
       const { scheduler } = await createHarness({ rateLimiter: bucketsOnly('schedule') });

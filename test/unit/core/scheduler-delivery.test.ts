@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { MAX_TIMER_DELAY_MS } from '../../../src/core/clock.js';
+import { MAX_TIMER_DELAY_MS, systemClock } from '../../../src/core/clock.js';
 import { DelayedEventScheduler } from '../../../src/core/delayed-event-scheduler.js';
 import { MatrixError, RateLimitedError } from '../../../src/core/errors.js';
 import { RateLimiter } from '../../../src/core/rate-limiter.js';
@@ -7,16 +7,8 @@ import { createMemoryStore } from '../../../src/stores/memory/memory-store.js';
 import { ManualClock } from '../../../src/testing/manual-clock.js';
 import type { DelayedEventStore } from '../../../src/core/store.js';
 import type { DueDelayedEvent } from '../../../src/core/types.js';
-import { ALICE, BOB, createHarness, message, ROOM, unlimited } from '../../helpers/scheduler-harness.js';
-
-const call = (stateKey: string, delayMs: number, who = ALICE, content: Record<string, unknown> = {}) => ({
-  ...who,
-  roomId: ROOM,
-  type: 'org.matrix.msc3401.call.member',
-  stateKey,
-  content,
-  delayMs,
-});
+import { ALICE, BOB, CALL_MEMBER, callMember as call, message, noLimits, ROOM } from '../../helpers/fixtures.js';
+import { condition, createHarness } from '../../helpers/scheduler-harness.js';
 
 describe('DelayedEventScheduler delivery', () => {
   it('sends nothing a millisecond early and exactly once on time, with every field', async () => {
@@ -32,7 +24,7 @@ describe('DelayedEventScheduler delivery', () => {
         userId: ALICE.userId,
         deviceId: ALICE.deviceId,
         roomId: ROOM,
-        type: 'org.matrix.msc3401.call.member',
+        type: CALL_MEMBER,
         stateKey: '_alice',
         content: { memberships: [] },
         contentJson: '{"memberships":[]}',
@@ -174,8 +166,7 @@ describe('DelayedEventScheduler delivery', () => {
   });
 
   describe('delivery rate limit (at the point of sending)', () => {
-    const limited = () =>
-      new RateLimiter({ buckets: { schedule: false, manage: false, send: false, delivery: { points: 2, durationMs: 10_000 } } });
+    const limited = () => noLimits({ delivery: { points: 2, durationMs: 10_000 } });
 
     it('"defer" (default) re-queues events until the limiter allows, and list shows the new time', async () => {
       // RateLimiterMemory reads the real clock, so its window is driven with fake timers.
@@ -216,9 +207,9 @@ describe('DelayedEventScheduler delivery', () => {
     it('"other-senders" (default): the owner\'s own newer state keeps it; another user\'s cancels it', async () => {
       const { scheduler, clock, sent, finalised } = await createHarness();
       await scheduler.schedule(call('_alice', 1000));
-      expect(await scheduler.onStateEvent({ roomId: ROOM, type: 'org.matrix.msc3401.call.member', stateKey: '_alice', sender: ALICE.userId })).toBe(0);
+      expect(await scheduler.onStateEvent({ roomId: ROOM, type: CALL_MEMBER, stateKey: '_alice', sender: ALICE.userId })).toBe(0);
       expect((await scheduler.list(ALICE)).events).toHaveLength(1);
-      expect(await scheduler.onStateEvent({ roomId: ROOM, type: 'org.matrix.msc3401.call.member', stateKey: '_alice', sender: BOB.userId })).toBe(1);
+      expect(await scheduler.onStateEvent({ roomId: ROOM, type: CALL_MEMBER, stateKey: '_alice', sender: BOB.userId })).toBe(1);
       await clock.advanceAsync(5000);
       expect(sent).toHaveLength(0);
       expect(finalised[0]?.outcome).toEqual({ kind: 'cancelled', reason: 'newer-state' });
@@ -227,10 +218,10 @@ describe('DelayedEventScheduler delivery', () => {
     it('"any-sender" cancels on the owner\'s own state too; "never" never cancels', async () => {
       const any = await createHarness({ cancelOnNewerState: 'any-sender' });
       await any.scheduler.schedule(call('k', 1000));
-      expect(await any.scheduler.onStateEvent({ roomId: ROOM, type: 'org.matrix.msc3401.call.member', stateKey: 'k', sender: ALICE.userId })).toBe(1);
+      expect(await any.scheduler.onStateEvent({ roomId: ROOM, type: CALL_MEMBER, stateKey: 'k', sender: ALICE.userId })).toBe(1);
       const never = await createHarness({ cancelOnNewerState: 'never' });
       await never.scheduler.schedule(call('k', 1000));
-      expect(await never.scheduler.onStateEvent({ roomId: ROOM, type: 'org.matrix.msc3401.call.member', stateKey: 'k', sender: BOB.userId })).toBe(0);
+      expect(await never.scheduler.onStateEvent({ roomId: ROOM, type: CALL_MEMBER, stateKey: 'k', sender: BOB.userId })).toBe(0);
       await never.clock.advanceAsync(1000);
       expect(never.sent).toHaveLength(1);
     });
@@ -240,9 +231,9 @@ describe('DelayedEventScheduler delivery', () => {
       await scheduler.schedule(call('k', 1000));
       await scheduler.schedule(message(1000));
       const cancelled = await Promise.all([
-        scheduler.onStateEvent({ roomId: '!other:x', type: 'org.matrix.msc3401.call.member', stateKey: 'k', sender: BOB.userId }),
+        scheduler.onStateEvent({ roomId: '!other:x', type: CALL_MEMBER, stateKey: 'k', sender: BOB.userId }),
         scheduler.onStateEvent({ roomId: ROOM, type: 'm.room.topic', stateKey: 'k', sender: BOB.userId }),
-        scheduler.onStateEvent({ roomId: ROOM, type: 'org.matrix.msc3401.call.member', stateKey: 'other', sender: BOB.userId }),
+        scheduler.onStateEvent({ roomId: ROOM, type: CALL_MEMBER, stateKey: 'other', sender: BOB.userId }),
       ]);
       expect(cancelled).toEqual([0, 0, 0]);
       expect((await scheduler.list(ALICE)).events).toHaveLength(2);
@@ -277,6 +268,27 @@ describe('DelayedEventScheduler delivery', () => {
       return { store: watched, calls, release };
     }
 
+    /**
+     * The memory store with a promise for the moment it has handed out `count` non-empty batches: how a
+     * test knows a batch was claimed ahead while the delivery run is still blocked in a send. (Empty
+     * claims, such as start()'s, do not count.)
+     */
+    function claimWatchedStore() {
+      const store = createMemoryStore();
+      const answered = condition();
+      let batches = 0;
+      const watched: DelayedEventStore = Object.create(store) as DelayedEventStore;
+      Object.assign(watched, {
+        claimDue: async (...args: Parameters<DelayedEventStore['claimDue']>) => {
+          const batch = await store.claimDue(...args);
+          if (batch.length > 0) batches++;
+          answered.poke();
+          return batch;
+        },
+      });
+      return { store: watched, untilBatches: (count: number) => answered.until(() => batches >= count) };
+    }
+
     it('removes a claimed batch with one store call and reports every event', async () => {
       const { store, calls } = watchedStore();
       const harness = await createHarness({ store });
@@ -297,8 +309,10 @@ describe('DelayedEventScheduler delivery', () => {
       for (let i = 0; i < 3; i++) ids.push((await harness.scheduler.schedule(message(1000))).delayId);
       // The delivery run cannot end while the store holds the removals, so the clock is not awaited yet.
       const advancing = harness.clock.advanceAsync(1000);
-      // All three go out, in order, while the store still holds the first removal.
-      await vi.waitFor(() => expect(harness.sent.map((e) => e.delayId)).toEqual(ids));
+      // All three go out, in order, while the store still holds the first removal. (Were the second
+      // send to wait for the first removal, this would never resolve and the test would time out.)
+      await harness.untilSent(3);
+      expect(harness.sent.map((e) => e.delayId)).toEqual(ids);
       expect(harness.finalised).toEqual([]);
       release();
       await advancing;
@@ -308,7 +322,8 @@ describe('DelayedEventScheduler delivery', () => {
     });
 
     it('claims the next batch while the current one is sent, keeping the order', async () => {
-      const harness = await createHarness({ claimBatchSize: 2 });
+      const { store, untilBatches } = claimWatchedStore();
+      const harness = await createHarness({ store, claimBatchSize: 2 });
       let unblock: () => void = () => undefined;
       const blocked = new Promise<void>((resolve) => (unblock = resolve));
       harness.sendImpl = (event) => (event.delayId === ids[0] ? blocked : undefined);
@@ -316,8 +331,11 @@ describe('DelayedEventScheduler delivery', () => {
       for (let i = 0; i < 5; i++) ids.push((await harness.scheduler.schedule(message(1000))).delayId);
       const advancing = harness.clock.advanceAsync(1000);
       // While the first batch's first send hangs, the second batch is already claimed (claimed events
-      // are not listed); the fifth event waits for the batch after.
-      await vi.waitFor(async () => expect((await harness.scheduler.list(ALICE)).events.map((e) => e.delayId)).toEqual([ids[4]]));
+      // are not listed); the fifth event waits for the batch after. Two batches handed out are the first
+      // and the one claimed ahead; were the claim not made ahead, the second would never come
+      // while the send hangs, and the test would time out.
+      await untilBatches(2);
+      expect((await harness.scheduler.list(ALICE)).events.map((e) => e.delayId)).toEqual([ids[4]]);
       expect(harness.sent).toEqual([]);
       unblock();
       await advancing;
@@ -327,13 +345,16 @@ describe('DelayedEventScheduler delivery', () => {
     });
 
     it('stop() during a storm sends the batch claimed ahead instead of leaving it to its lease', async () => {
-      const harness = await createHarness({ claimBatchSize: 2 });
+      const { store, untilBatches } = claimWatchedStore();
+      const harness = await createHarness({ store, claimBatchSize: 2 });
       let unblock: () => void = () => undefined;
       const blocked = new Promise<void>((resolve) => (unblock = resolve));
       harness.sendImpl = () => blocked;
       for (let i = 0; i < 6; i++) await harness.scheduler.schedule(message(1000));
       const advancing = harness.clock.advanceAsync(1000);
-      await vi.waitFor(async () => expect((await harness.scheduler.list(ALICE)).events).toHaveLength(2));
+      // The first batch is being sent (blocked) and the second is claimed ahead.
+      await untilBatches(2);
+      expect((await harness.scheduler.list(ALICE)).events).toHaveLength(2);
       const stopping = harness.scheduler.stop();
       unblock();
       await stopping;
@@ -411,25 +432,41 @@ describe('DelayedEventScheduler delivery', () => {
     });
   });
 
-  it('works with a scheduler built from defaults (system clock, default rate limiter)', async () => {
+  it('delivers a due event with the default rate limiter (its delivery bucket on)', async () => {
+    // No rateLimiter option, so the delivery goes through the default limiter's "delivery" bucket
+    // (and the scheduling through its "schedule" bucket). The clock is manual so the test does not
+    // wait on real time; that the default clock is the system clock is checked below.
+    const clock = new ManualClock();
     const sent: string[] = [];
-    const scheduler = new DelayedEventScheduler({ store: createMemoryStore(), sendEvent: (e) => void sent.push(e.delayId), rateLimiter: unlimited() });
+    const scheduler = new DelayedEventScheduler({ store: createMemoryStore(), clock, sendEvent: (e) => void sent.push(e.delayId) });
+    expect(scheduler.rateLimiter).toBeInstanceOf(RateLimiter);
+    expect(scheduler.rateLimiter.isEnabled('delivery')).toBe(true);
     await scheduler.start();
-    const { delayId } = await scheduler.schedule(message(0));
-    await vi.waitFor(() => expect(sent).toEqual([delayId]));
+    const { delayId } = await scheduler.schedule(message(1000));
+    await clock.advanceAsync(999);
+    expect(sent).toEqual([]);
+    await clock.advanceAsync(1);
+    expect(sent).toEqual([delayId]);
     await scheduler.stop();
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('runs on the system clock unless given another', () => {
+    // What the old real-time "built from defaults" test also covered, checked without waiting.
+    const scheduler = new DelayedEventScheduler({ store: createMemoryStore(), sendEvent: () => undefined });
+    expect(scheduler.options.clock).toBe(systemClock);
   });
 
   it('runs on a store shared with a manual clock without leaking timers across restarts', async () => {
     const clock = new ManualClock();
     const store = createMemoryStore();
     const sent: string[] = [];
-    const first = new DelayedEventScheduler({ store, clock, rateLimiter: unlimited(), sendEvent: (e) => void sent.push(e.delayId) });
+    const first = new DelayedEventScheduler({ store, clock, rateLimiter: noLimits(), sendEvent: (e) => void sent.push(e.delayId) });
     await first.start();
     const { delayId } = await first.schedule(message(1000));
     await first.stop();
     expect(clock.pendingTimers).toBe(0);
-    const second = new DelayedEventScheduler({ store, clock, rateLimiter: unlimited(), sendEvent: (e) => void sent.push(e.delayId) });
+    const second = new DelayedEventScheduler({ store, clock, rateLimiter: noLimits(), sendEvent: (e) => void sent.push(e.delayId) });
     await clock.advanceAsync(2000);
     await second.start();
     expect(sent).toEqual([delayId]);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { DelayedEventNotFoundError, MatrixError } from '../../../src/core/errors.js';
 import type { ListCursor } from '../../../src/core/store.js';
-import { ALICE, BOB, createHarness, message, ROOM } from '../../helpers/scheduler-harness.js';
+import { ALICE, BOB, callMember, message, ROOM } from '../../helpers/fixtures.js';
+import { createHarness } from '../../helpers/scheduler-harness.js';
 
 describe('DelayedEventScheduler management', () => {
   it('restart: running since now, due at now + the original delay', async () => {
@@ -20,7 +21,7 @@ describe('DelayedEventScheduler management', () => {
 
   it('a heartbeat keeps the event from firing; stopping it lets it fire', async () => {
     const { scheduler, clock, sent } = await createHarness();
-    const { delayId } = await scheduler.schedule({ ...ALICE, roomId: ROOM, type: 'org.matrix.msc3401.call.member', stateKey: '_alice', content: {}, delayMs: 8000 });
+    const { delayId } = await scheduler.schedule(callMember('_alice', 8000));
     for (let i = 0; i < 20; i++) {
       await clock.advanceAsync(5000);
       await scheduler.restart(ALICE, delayId);

@@ -3,7 +3,8 @@ import { DelayedEventScheduler } from '../../../src/core/delayed-event-scheduler
 import { ConfigError } from '../../../src/core/config-error.js';
 import { ForbiddenError, InvalidRequestError, MaxDelayExceededError, MaxOutstandingError } from '../../../src/core/errors.js';
 import { createMemoryStore } from '../../../src/stores/memory/memory-store.js';
-import { ALICE, BOB, createHarness, message, ROOM } from '../../helpers/scheduler-harness.js';
+import { ALICE, BOB, message, ROOM } from '../../helpers/fixtures.js';
+import { createHarness } from '../../helpers/scheduler-harness.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
