@@ -9,13 +9,15 @@
  * @module
  */
 export { DelayedEventScheduler } from './core/delayed-event-scheduler.js';
-export { resolveSchedulerOptions } from './core/options.js';
+export { resolveSchedulerOptions, SPEC_PROFILES } from './core/options.js';
 export type {
   DelayedEventSchedulerOptions,
   ResolvedSchedulerOptions,
   CancelOnNewerStatePolicy,
   DeliveryRateLimitPolicy,
   DeliveryRetryOptions,
+  SpecProfile,
+  RetentionPolicy,
 } from './core/options.js';
 export { RateLimiter, DEFAULT_RATE_LIMITS, RATE_LIMIT_BUCKETS } from './core/rate-limiter.js';
 export type { RateLimitBucket, BucketLimit, RateLimiterOptions, ConsumeResult, RateLimiterLike, RateLimitBackend } from './core/rate-limiter.js';
@@ -54,6 +56,7 @@ export type {
   ScheduleResult,
   DelayedEventsPage,
   PersistedStateEvent,
+  DelayedEventDetails,
 } from './core/types.js';
 export { createMemoryStore } from './stores/memory/memory-store.js';
 export type {
@@ -71,6 +74,9 @@ export type {
   RestartOutcome,
   EventOutcome,
   CancelByStateKeyResult,
+  FinalisedDelayedEvent,
+  FinalisedOutcome,
+  RetentionOptions,
 } from './core/store.js';
 export { encodeCursor, decodeCursor } from './http/cursor.js';
 export { createDelayedEventsHandler } from './http/handlers.js';
@@ -83,14 +89,19 @@ export type {
   HandlerResponse,
   HandlerScheduler,
 } from './http/handlers.js';
-export { matchRoute, isDelayedEventAction, DELAY_PARAM, UNSTABLE_DELAY_PARAM } from './http/routes.js';
+export { matchRoute, isDelayedEventAction, DELAY_PARAM, UNSTABLE_DELAY_PARAM, ROUTES_2024 } from './http/routes.js';
 export type {
   DelayedEventAction,
   DelayedEventsRoute,
   ListRoute,
+  LookupRoute,
+  RouteSet,
   ManageRoute,
   ScheduleEndpoint,
   ScheduleRoute,
   UnrecognizedRoute,
 } from './http/routes.js';
 export { versionsUnstableFeatures, MSC4140_UNSTABLE_FEATURE } from './http/versions.js';
+export { delayedEventsCapabilities, DELAYED_EVENTS_CAPABILITY, UNSTABLE_DELAYED_EVENTS_CAPABILITY } from './http/capabilities.js';
+export type { DelayedEventsLimits } from './http/capabilities.js';
+export { delayIdUnsigned, UNSIGNED_DELAY_ID_KEYS } from './http/unsigned.js';

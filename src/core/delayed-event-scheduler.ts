@@ -92,7 +92,7 @@ export class DelayedEventScheduler {
     const result = await storeCall(() =>
       this.rateLimiter.guard('schedule', request, () => this.store.add(event, { nowMs: clock.now(), maxPerUser: cap, txnTtlMs })),
     );
-    if (!result.ok) throw this.cap.exceeded(cap, result.userNextSendAtMs);
+    if (!result.ok) throw this.cap.exceeded(cap, result.userNextSendAtMs, clock.now());
     this.loop.wakeBy(result.nextDueAtMs);
     return { delayId: result.delayId };
   }

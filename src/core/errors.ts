@@ -111,14 +111,21 @@ export class MaxOutstandingError extends DelayedEventsError {
   /** When the user's earliest outstanding event is due, Unix ms, if known. */
   readonly userNextSendAtMs: number | undefined;
   /**
+   * How long until the user's earliest outstanding event is due, in ms: when a slot may free up.
+   * `undefined` when it is already due (being sent) or unknown.
+   */
+  readonly nextSendInMs: number | undefined;
+  /**
    * @param maxPerUser - The cap that was reached.
    * @param userNextSendAtMs - When the user's earliest outstanding event is due.
+   * @param nowMs - The time of the refusal, Unix ms.
    */
-  constructor(maxPerUser: number, userNextSendAtMs?: number) {
+  constructor(maxPerUser: number, userNextSendAtMs?: number, nowMs?: number) {
     super('M_MAX_DELAYED_EVENTS_EXCEEDED', 400, 'The maximum number of delayed events has been reached.');
     this.name = 'MaxOutstandingError';
     this.maxPerUser = maxPerUser;
     this.userNextSendAtMs = userNextSendAtMs;
+    this.nextSendInMs = userNextSendAtMs !== undefined && nowMs !== undefined && userNextSendAtMs > nowMs ? userNextSendAtMs - nowMs : undefined;
   }
 }
 

@@ -41,7 +41,7 @@ export class MaxOutstandingGuard {
   }
 
   /** The error for a refused add. */
-  exceeded(cap: number, userNextSendAtMs: number | undefined): MaxOutstandingError {
-    return new MaxOutstandingError(cap, userNextSendAtMs);
+  exceeded(cap: number, userNextSendAtMs: number | undefined, nowMs: number): MaxOutstandingError {
+    return new MaxOutstandingError(cap, userNextSendAtMs, nowMs);
   }
 }

@@ -1,4 +1,5 @@
-import { asMatrixError, isDelayedEventsError, type DelayedEventsError, type MatrixError, type MaxDelayExceededError } from '../core/errors.js';
+import { asMatrixError, isDelayedEventsError, type DelayedEventsError, type MatrixError, type MaxDelayExceededError, type MaxOutstandingError } from '../core/errors.js';
+import type { SpecProfile } from '../core/options.js';
 import type { Logger } from '../core/types.js';
 
 /**
@@ -23,6 +24,13 @@ export interface ErrorResponse {
 export interface ErrorMapperOptions {
   /** Receives the detail of unexpected errors, which clients never see. */
   readonly logger?: Logger;
+  /**
+   * Whose error table to use. `"msc4140-2026"` answers a delay over the maximum with 403 `M_FORBIDDEN`
+   * and a user at the cap with 429 `M_LIMIT_EXCEEDED` and a `Retry-After` of the seconds until that
+   * user's next scheduled send (omitted when it is being sent).
+   * @defaultValue `"msc4140-2024"`
+   */
+  readonly profile?: SpecProfile;
 }
 
 const MSC4140_ERRCODES = new Set(['M_MAX_DELAY_EXCEEDED', 'M_MAX_DELAYED_EVENTS_EXCEEDED']);
@@ -50,14 +58,20 @@ function extraFields(error: DelayedEventsError): Record<string, unknown> | undef
  */
 export class ErrorMapper {
   private readonly logger: Logger;
+  private readonly profile: SpecProfile;
 
-  /** @param options - Where unexpected errors are logged. */
+  /** @param options - Where unexpected errors are logged, and the profile's error table. */
   constructor(options: ErrorMapperOptions = {}) {
     this.logger = options.logger ?? {};
+    this.profile = options.profile ?? 'msc4140-2024';
   }
 
   /** Maps `error` to a response in the given style. Never throws. */
   toResponse(error: unknown, style: ErrorStyle = 'stable'): ErrorResponse {
+    if (isDelayedEventsError(error) && this.profile === 'msc4140-2026') {
+      const answer = table2026(error);
+      if (answer !== undefined) return answer;
+    }
     if (isDelayedEventsError(error)) {
       if (error.httpStatus >= 500) this.logger.error?.(`delayed events: ${error.message}`, error.cause ?? error);
       let body: Record<string, unknown> = { errcode: error.errcode, error: error.message, ...extraFields(error) };
@@ -76,6 +90,22 @@ export class ErrorMapper {
     this.logger.error?.('delayed events: unexpected error', error);
     return { status: 500, headers: {}, body: { errcode: 'M_UNKNOWN', error: 'Internal server error.' } };
   }
+}
+
+/**
+ * The 2026 revision's answers for the limits: the standard error codes rather than MSC4140's own.
+ * `undefined` for errors it answers as the 2024 table does.
+ */
+function table2026(error: DelayedEventsError): ErrorResponse | undefined {
+  if (error.errcode === 'M_MAX_DELAY_EXCEEDED') {
+    return { status: 403, headers: {}, body: { errcode: 'M_FORBIDDEN', error: error.message } };
+  }
+  if (error.errcode === 'M_MAX_DELAYED_EVENTS_EXCEEDED') {
+    const inMs = (error as MaxOutstandingError).nextSendInMs;
+    const headers: Record<string, string> = inMs === undefined ? {} : { 'Retry-After': String(Math.ceil(inMs / 1000)) };
+    return { status: 429, headers, body: { errcode: 'M_LIMIT_EXCEEDED', error: error.message } };
+  }
+  return undefined;
 }
 
 function unstableForm(stable: Record<string, unknown>): Record<string, unknown> {

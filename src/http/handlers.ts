@@ -6,13 +6,15 @@ import type { DelayedEventScheduler } from '../core/delayed-event-scheduler.js';
 import { ErrorMapper } from './error-mapper.js';
 import type { ErrorStyle } from './error-mapper.js';
 import { ConfigError } from '../core/config-error.js';
-import { InvalidRequestError, MatrixError } from '../core/errors.js';
-import type { JsonObject, Logger, PendingDelayedEvent, Requester } from '../core/types.js';
+import { InvalidRequestError, isDelayedEventsError, MatrixError, type DelayedEventNotFoundError } from '../core/errors.js';
+import { SPEC_PROFILES, type SpecProfile } from '../core/options.js';
+import type { Logger, Requester } from '../core/types.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
-import { bodyByteLength, decodeSegment, parseDelay, readJsonBody, requireAction, requireEventContent } from './parse.js';
+import { bodyByteLength, decodeSegment, parseDelay, readJsonBody, requireAction, requireDelayedEventBody, requireEventContent } from './parse.js';
+import { wireProfile, type WireProfile } from './profiles.js';
 import type { JsonBodyResult } from './parse.js';
 import { matchRoute } from './routes.js';
-import type { DelayedEventsRoute, ManageRoute, ScheduleRoute, UnrecognizedRoute } from './routes.js';
+import type { DelayedEventAction, DelayedEventsRoute, ManageRoute, ScheduleRoute, UnrecognizedRoute } from './routes.js';
 
 /** A request as any HTTP framework can describe it. */
 export interface HandlerRequest {
@@ -61,8 +63,11 @@ export type AuthenticateFn = (request: HandlerRequest) => Promise<Requester> | R
 /** The part of {@link DelayedEventScheduler} the handlers call. */
 export type HandlerScheduler = Pick<
   DelayedEventScheduler,
-  'schedule' | 'findTransaction' | 'send' | 'cancel' | 'restart' | 'list'
->;
+  'schedule' | 'findTransaction' | 'send' | 'cancel' | 'restart' | 'list' | 'lookup'
+> & {
+  /** The scheduler's resolved options; its `profile` is the handler's default. */
+  readonly options?: { readonly profile?: SpecProfile };
+};
 
 /**
  * Which error form responses use: `"auto"` follows the request (the unstable path prefix or the
@@ -76,6 +81,18 @@ export interface DelayedEventsHandlerOptions {
   readonly scheduler: HandlerScheduler;
   /** Resolves the requester; called before anything that could consume rate-limit points. */
   readonly authenticate: AuthenticateFn;
+  /**
+   * The MSC4140 revision served: its routes, wire field names and error table (see
+   * `docs/guide/spec-profiles.md`).
+   * @defaultValue the scheduler's `profile` (`"msc4140-2024"` unless set)
+   */
+  readonly profile?: SpecProfile;
+  /**
+   * Under the `msc4140-2026` profile, also serve the 2024 routes (the delay parameter on
+   * send/state/redact, and the body form of management) for clients that have not moved yet.
+   * @defaultValue `true`
+   */
+  readonly serve2024Routes?: boolean;
   /**
    * Error form of responses.
    * @defaultValue `"auto"`
@@ -117,7 +134,7 @@ export interface DelayedEventsHandler {
 const DEFAULT_MAX_BODY_BYTES = 65_536;
 const JSON_TYPE = 'application/json';
 const ERROR_STYLES: readonly ErrorStyleOption[] = ['auto', 'stable', 'unstable'];
-const SCHEDULER_METHODS = ['schedule', 'findTransaction', 'send', 'cancel', 'restart', 'list'] as const;
+const SCHEDULER_METHODS = ['schedule', 'findTransaction', 'send', 'cancel', 'restart', 'list', 'lookup'] as const;
 
 /**
  * Creates the MSC4140 request handlers over a scheduler.
@@ -164,8 +181,14 @@ export function createDelayedEventsHandler(options: DelayedEventsHandlerOptions)
   if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 1) {
     throw new ConfigError('ERR_DE_OPTION_INVALID', `maxBodyBytes must be an integer > 0 (got ${String(maxBodyBytes)})`);
   }
+  const profileName = options.profile ?? scheduler.options?.profile ?? 'msc4140-2024';
+  if (!SPEC_PROFILES.includes(profileName)) {
+    throw new ConfigError('ERR_DE_OPTION_INVALID', `profile must be one of ${SPEC_PROFILES.join(', ')} (got ${String(profileName)})`);
+  }
+  const profile = wireProfile(profileName, options.serve2024Routes ?? true);
+  const match = (method: string, path: string, query: URLSearchParams) => matchRoute(method, path, query, profile.routes);
   const logger = options.logger;
-  const mapper = new ErrorMapper(logger === undefined ? {} : { logger });
+  const mapper = new ErrorMapper({ profile: profileName, ...(logger === undefined ? {} : { logger }) });
 
   const styleOf = (route: DelayedEventsRoute | undefined): ErrorStyle =>
     errorStyle !== 'auto' ? errorStyle : route?.unstable === true ? 'unstable' : 'stable';
@@ -191,12 +214,12 @@ export function createDelayedEventsHandler(options: DelayedEventsHandlerOptions)
 
   return {
     maxBodyBytes,
-    match: matchRoute,
+    match,
     errorResponse,
     async handle(request, route) {
       let matched = route;
       try {
-        matched ??= matchRoute(request.method, request.path, request.query);
+        matched ??= match(request.method, request.path, request.query);
         if (matched === undefined) return undefined;
         if (matched.kind === 'unrecognized') return unrecognizedResponse(matched);
         if (request.body !== undefined && request.parsedBody === undefined && bodyByteLength(request.body) > maxBodyBytes) {
@@ -207,12 +230,14 @@ export function createDelayedEventsHandler(options: DelayedEventsHandlerOptions)
         const requester = checkRequester(isPromiseLike(pending) ? await pending : pending);
         switch (matched.kind) {
           case 'manage':
-            await manage(scheduler, requester, request, matched);
+            await manage(scheduler, requester, request, matched, profile);
             return ok({});
           case 'schedule':
             return ok({ delay_id: await schedule(scheduler, requester, request, matched) });
+          case 'lookup':
+            return ok(profile.details(await scheduler.lookup(requester, decodeSegment(matched.rawDelayId, 'delay_id'))));
           case 'list':
-            return ok(await list(scheduler, requester, request.query));
+            return ok(await list(scheduler, requester, request.query, profile));
         }
       } catch (error) {
         return errorResponse(error, matched);
@@ -257,16 +282,18 @@ async function schedule(
   request: HandlerRequest,
   route: ScheduleRoute,
 ): Promise<string> {
-  const delayMs = parseDelay(request.query);
+  const endpoint = route.endpoint;
   const roomId = decodeSegment(route.rawRoomId, 'roomId');
-  const first = decodeSegment(route.rawFirst, route.endpoint === 'redact' ? 'eventId' : 'eventType');
-  const second = decodeSegment(route.rawSecond, route.endpoint === 'state' ? 'stateKey' : 'txnId');
+  const first = decodeSegment(route.rawFirst, endpoint === 'redact' ? 'eventId' : 'eventType');
+  const second = decodeSegment(route.rawSecond, endpoint === 'state' ? 'stateKey' : 'txnId');
   // The scheduler checks the room, type and state key; what it cannot see is checked here: the event
   // a redaction names (it goes into the content) and the transaction ID (scoped below).
-  if (route.endpoint === 'redact' && first === '') throw new InvalidRequestError('M_INVALID_PARAM', 'Empty event ID.');
-  if (route.endpoint !== 'state' && second === '') throw new InvalidRequestError('M_INVALID_PARAM', 'Empty transaction ID.');
+  if (endpoint === 'redact' && first === '') throw new InvalidRequestError('M_INVALID_PARAM', 'Empty event ID.');
+  if (endpoint !== 'state' && second === '') throw new InvalidRequestError('M_INVALID_PARAM', 'Empty transaction ID.');
+  // The 2024 routes carry the delay in the query, the 2026 route in the body.
+  const queryDelayMs = endpoint === 'delayed_event' ? undefined : parseDelay(request.query);
   // Transaction IDs are scoped per endpoint: the same txnId on send and on redact are two requests.
-  const txnId = route.endpoint === 'state' ? undefined : `${route.endpoint}:${second}`;
+  const txnId = endpoint === 'state' ? undefined : `${endpoint}:${second}`;
 
   const body = bodyOf(request);
   if (body.kind !== 'json' && txnId !== undefined) {
@@ -274,28 +301,33 @@ async function schedule(
     const known = await scheduler.findTransaction(requester, txnId);
     if (known !== undefined) return known;
   }
-  const content = requireEventContent(body);
-  const who = { userId: requester.userId, deviceId: requester.deviceId, roomId, delayMs };
-  let result: { delayId: string };
-  switch (route.endpoint) {
-    case 'send':
-      result = await scheduler.schedule({ ...who, type: first, content, txnId });
-      break;
-    case 'state':
-      result = await scheduler.schedule({ ...who, type: first, stateKey: second, content });
-      break;
-    case 'redact':
-      result = await scheduler.schedule({ ...who, type: 'm.room.redaction', content: { ...content, redacts: first }, txnId });
-      break;
+  const who = { userId: requester.userId, deviceId: requester.deviceId, roomId };
+  if (endpoint === 'delayed_event') {
+    const { delayMs, stateKey, content } = requireDelayedEventBody(body);
+    return (await scheduler.schedule({ ...who, delayMs, type: first, stateKey, content, txnId })).delayId;
   }
-  return result.delayId;
+  const content = requireEventContent(body);
+  const delayed = { ...who, delayMs: queryDelayMs as number };
+  switch (endpoint) {
+    case 'send':
+      return (await scheduler.schedule({ ...delayed, type: first, content, txnId })).delayId;
+    case 'state':
+      return (await scheduler.schedule({ ...delayed, type: first, stateKey: second, content })).delayId;
+    case 'redact':
+      return (await scheduler.schedule({ ...delayed, type: 'm.room.redaction', content: { ...content, redacts: first }, txnId })).delayId;
+  }
 }
 
 // Not async: it hands back the scheduler's promise without another wrapper (this is the hot path).
-function manage(scheduler: HandlerScheduler, requester: Requester, request: HandlerRequest, route: ManageRoute): Promise<void> {
+function manage(scheduler: HandlerScheduler, requester: Requester, request: HandlerRequest, route: ManageRoute, profile: WireProfile): Promise<void> {
   // The path form ignores any body; the body form requires {"action": …}.
   const action = route.action ?? requireAction(bodyOf(request));
   const delayId = decodeSegment(route.rawDelayId, 'delay_id');
+  const acting = act(scheduler, requester, delayId, action);
+  return profile.name === 'msc4140-2024' ? acting : acting.catch((error: unknown) => settle(error, action, profile));
+}
+
+function act(scheduler: HandlerScheduler, requester: Requester, delayId: string, action: DelayedEventAction): Promise<void> {
   switch (action) {
     case 'send':
       return scheduler.send(requester, delayId);
@@ -306,19 +338,18 @@ function manage(scheduler: HandlerScheduler, requester: Requester, request: Hand
   }
 }
 
-async function list(scheduler: HandlerScheduler, requester: Requester, query: URLSearchParams): Promise<Record<string, unknown>> {
-  const from = query.get('from');
-  const page = await scheduler.list(requester, from === null || from === '' ? {} : { after: decodeCursor(from) });
-  const body: Record<string, unknown> = { delayed_events: page.events.map(toWire) };
-  if (page.next !== undefined) body['next_batch'] = encodeCursor(page.next);
-  return body;
+/** A repeated action on an event that already left the schedule is answered by its outcome. */
+function settle(error: unknown, action: DelayedEventAction, profile: WireProfile): void {
+  const outcome = isDelayedEventsError(error) ? (error as Partial<DelayedEventNotFoundError>).finalisedOutcome : undefined;
+  const answer = outcome === undefined ? undefined : profile.settled(action, outcome);
+  if (answer === undefined) throw error;
+  if (answer !== 'ok') throw answer;
 }
 
-function toWire(event: PendingDelayedEvent): JsonObject {
-  const wire: JsonObject = { delay_id: event.delayId, room_id: event.roomId, type: event.type };
-  if (event.stateKey !== undefined) wire['state_key'] = event.stateKey;
-  wire['delay'] = event.delayMs;
-  wire['running_since'] = event.runningSinceMs;
-  wire['content'] = event.content;
-  return wire;
+async function list(scheduler: HandlerScheduler, requester: Requester, query: URLSearchParams, profile: WireProfile): Promise<Record<string, unknown>> {
+  const from = query.get('from');
+  const page = await scheduler.list(requester, from === null || from === '' ? {} : { after: decodeCursor(from) });
+  const body: Record<string, unknown> = { delayed_events: page.events.map((event) => profile.listItem(event)) };
+  if (page.next !== undefined) body['next_batch'] = encodeCursor(page.next);
+  return body;
 }

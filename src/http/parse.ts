@@ -165,3 +165,36 @@ export function bodyByteLength(body: string | Uint8Array | undefined): number {
   if (body === undefined) return 0;
   return typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.byteLength;
 }
+
+/** The body of the 2026 revision's `PUT …/rooms/{roomId}/delayed_event/{eventType}/{txnId}`. */
+export interface DelayedEventBody {
+  /** `delay_ms`: a positive integer. */
+  readonly delayMs: number;
+  /** `state_key`, for a state event. */
+  readonly stateKey: string | undefined;
+  /** `content`. */
+  readonly content: JsonObject;
+}
+
+/**
+ * Reads `{ delay_ms, state_key?, content }`.
+ *
+ * @throws {@link InvalidRequestError} `M_NOT_JSON` when the body is absent or not JSON; `M_BAD_JSON`
+ * when it is not an object, or `content` is not an object (or holds a number out of range);
+ * `M_MISSING_PARAM` without `delay_ms` or `content`; `M_INVALID_PARAM` when `delay_ms` is not a
+ * positive integer or `state_key` is not a string.
+ */
+export function requireDelayedEventBody(body: JsonBodyResult): DelayedEventBody {
+  const object = requireContent(body);
+  const has = (name: string) => Object.prototype.hasOwnProperty.call(object, name);
+  if (!has('delay_ms')) throw new InvalidRequestError('M_MISSING_PARAM', "'delay_ms' is missing.");
+  const delayMs = object['delay_ms'];
+  if (typeof delayMs !== 'number' || !Number.isSafeInteger(delayMs) || delayMs <= 0) {
+    throw new InvalidRequestError('M_INVALID_PARAM', "'delay_ms' must be a positive integer number of milliseconds.");
+  }
+  const stateKey = object['state_key'];
+  if (has('state_key') && typeof stateKey !== 'string') throw new InvalidRequestError('M_INVALID_PARAM', "'state_key' must be a string.");
+  if (!has('content')) throw new InvalidRequestError('M_MISSING_PARAM', "'content' is missing.");
+  const content = requireEventContent({ kind: 'json', value: object['content'] });
+  return { delayMs, stateKey: stateKey as string | undefined, content };
+}

@@ -25,7 +25,7 @@ function failingScheduler(fault: () => unknown): HandlerScheduler {
   const fail = async (): Promise<never> => {
     throw fault();
   };
-  return { schedule: fail, findTransaction: fail, send: fail, cancel: fail, restart: fail, list: fail };
+  return { schedule: fail, findTransaction: fail, send: fail, cancel: fail, restart: fail, list: fail, lookup: fail };
 }
 
 describe('createDelayedEventsHandler', () => {

@@ -4,7 +4,8 @@ import { DelayedEventScheduler } from '../../../src/core/delayed-event-scheduler
 import { DelayedEventNotFoundError, MatrixError } from '../../../src/core/errors.js';
 import type { DelayedEventStore } from '../../../src/core/store.js';
 import { createMemoryStore } from '../../../src/stores/memory/memory-store.js';
-import { ALICE, BOB, createHarness, message, ROOM } from '../../helpers/scheduler-harness.js';
+import { ALICE, BOB, message, ROOM } from '../../helpers/fixtures.js';
+import { createHarness } from '../../helpers/scheduler-harness.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
