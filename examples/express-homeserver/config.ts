@@ -2,7 +2,8 @@
  * EXAMPLE HOMESERVER — configuration from environment variables (documented in README.md).
  * Every invalid value is reported by name; `main.ts` prints the messages and exits with status 1.
  */
-import type { CancelOnNewerStatePolicy } from '../../src/core/options.js';
+import type { CancelOnNewerStatePolicy, SpecProfile } from '../../src/core/options.js';
+import { SPEC_PROFILES } from '../../src/core/options.js';
 import type { BucketLimit, RateLimitBucket } from '../../src/core/rate-limiter.js';
 import { RATE_LIMIT_BUCKETS } from '../../src/core/rate-limiter.js';
 
@@ -23,6 +24,7 @@ export interface EnvConfig {
   readonly maxPerUser: number | undefined;
   readonly rateLimits: RateLimitsConfig | undefined;
   readonly cancelOnNewerState: CancelOnNewerStatePolicy | undefined;
+  readonly profile: SpecProfile;
   readonly store: 'memory' | 'redis';
   readonly redisUrl: string;
 }
@@ -104,6 +106,8 @@ export function readEnvConfig(env: NodeJS.ProcessEnv): EnvConfig {
     if (POLICIES.includes(rawPolicy as CancelOnNewerStatePolicy)) cancelOnNewerState = rawPolicy as CancelOnNewerStatePolicy;
     else problems.push(`DELAYED_EVENTS_CANCEL_ON_NEWER_STATE must be one of ${POLICIES.join(', ')} (got ${JSON.stringify(rawPolicy)})`);
   }
+  const profile = (env['DELAYED_EVENTS_PROFILE'] || 'msc4140-2024') as SpecProfile;
+  if (!SPEC_PROFILES.includes(profile)) problems.push(`DELAYED_EVENTS_PROFILE must be one of ${SPEC_PROFILES.join(', ')} (got ${JSON.stringify(profile)})`);
   const rawStore = env['DELAYED_EVENTS_STORE'] || 'memory';
   if (rawStore !== 'memory' && rawStore !== 'redis') problems.push(`DELAYED_EVENTS_STORE must be memory or redis (got ${JSON.stringify(rawStore)})`);
   const redisUrl = env['REDIS_URL'] || 'redis://127.0.0.1:6379';
@@ -117,6 +121,7 @@ export function readEnvConfig(env: NodeJS.ProcessEnv): EnvConfig {
     maxPerUser,
     rateLimits,
     cancelOnNewerState,
+    profile,
     store: rawStore === 'redis' ? 'redis' : 'memory',
     redisUrl,
   };

@@ -43,6 +43,7 @@ async function main(): Promise<void> {
       maxPerUser: config.maxPerUser,
       rateLimits: config.rateLimits,
       cancelOnNewerState: config.cancelOnNewerState,
+      profile: config.profile,
       logger,
     });
   } catch (error) {

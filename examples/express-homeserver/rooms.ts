@@ -10,6 +10,7 @@ import type { Json } from './http-util.js';
 import { fail } from './http-util.js';
 import type { RoomView } from './power-levels.js';
 import { authorise, pruneContent } from './power-levels.js';
+import { delayIdUnsigned } from '../../src/http/unsigned.js';
 
 /** A room event as stored. */
 export interface RoomEvent {
@@ -25,6 +26,8 @@ export interface RoomEvent {
   readonly pos: number;
   /** Sender's transaction, echoed as `unsigned.transaction_id` to the sending device. */
   readonly txn?: { readonly deviceId: string; readonly txnId: string };
+  /** For a delayed event: the delay ID it was sent under (shown to its sender in `unsigned`). */
+  readonly delayId?: string;
   readonly prevContent?: Json;
   readonly replacesState?: string;
   redactedBecause?: RoomEvent;
@@ -40,6 +43,8 @@ export interface NewEvent {
   /** Defaults to now; delayed events pass their scheduled send time. */
   readonly originServerTs?: number;
   readonly txn?: { readonly deviceId: string; readonly txnId: string };
+  /** For a delayed event: its delay ID. */
+  readonly delayId?: string;
 }
 
 /** Reported for every persisted state event. */
@@ -110,6 +115,8 @@ export class RoomService {
   private streamPos = 0;
   private readonly waiters = new Set<() => void>();
   private closed = false;
+  /** Show a delayed event's `delay_id` to its sender in `unsigned` (the 2026 revision does). */
+  showDelayIds = false;
 
   private onStateEvent: (info: StateEventInfo) => Promise<unknown> = async () => undefined;
 
@@ -204,6 +211,7 @@ export class RoomService {
       ...(redacts !== undefined ? { redacts } : {}),
       pos,
       ...(ev.txn ? { txn: ev.txn } : {}),
+      ...(ev.delayId !== undefined ? { delayId: ev.delayId } : {}),
       ...(previous ? { prevContent: previous.content, replacesState: previous.event_id } : {}),
     };
     room.events.push(stored);
@@ -265,6 +273,7 @@ export class RoomService {
       unsigned['replaces_state'] = ev.replacesState;
     }
     if (ev.redactedBecause) unsigned['redacted_because'] = this.serialise(ev.redactedBecause, undefined, now);
+    if (this.showDelayIds && viewer) Object.assign(unsigned, delayIdUnsigned({ sender: ev.sender, delayId: ev.delayId }, viewer.userId));
     return {
       event_id: ev.event_id,
       room_id: ev.room_id,

@@ -18,10 +18,11 @@ import type { Express } from 'express';
 import { toExpressRouter } from '../../src/adapters/express/index.js';
 import type { Clock } from '../../src/core/clock.js';
 import { DelayedEventScheduler } from '../../src/core/delayed-event-scheduler.js';
-import type { CancelOnNewerStatePolicy } from '../../src/core/options.js';
+import type { CancelOnNewerStatePolicy, SpecProfile } from '../../src/core/options.js';
 import { RateLimiter } from '../../src/core/rate-limiter.js';
 import type { DueDelayedEvent, FinalOutcome, Logger } from '../../src/core/types.js';
 import { versionsUnstableFeatures } from '../../src/http/versions.js';
+import { delayedEventsCapabilities } from '../../src/http/capabilities.js';
 import type { DelayedEventStore } from '../../src/core/store.js';
 import { createMemoryStore } from '../../src/stores/memory/memory-store.js';
 import { AuthService } from './auth.js';
@@ -48,8 +49,10 @@ export interface HomeserverConfig {
   readonly rateLimits?: RateLimitsConfig;
   /** A ready rate limiter (e.g. Redis-backed); takes precedence over `rateLimits`. */
   readonly rateLimiter?: RateLimiter;
-  /** Which delayed state events a newer state event cancels. @defaultValue `"other-senders"` */
+  /** Which delayed state events a newer state event cancels. @defaultValue the profile's */
   readonly cancelOnNewerState?: CancelOnNewerStatePolicy;
+  /** The MSC4140 revision served. @defaultValue `"msc4140-2024"` */
+  readonly profile?: SpecProfile;
   /** Diagnostics. @defaultValue nothing is logged */
   readonly logger?: Logger;
   /**
@@ -104,6 +107,7 @@ export function createHomeserver(config: HomeserverConfig = {}): Homeserver {
   const rooms = config.previous?.rooms ?? new RoomService(serverName);
   // Called only once the server runs, after `scheduler` below is initialised.
   rooms.setStateListener((info) => scheduler.onStateEvent(info));
+  rooms.showDelayIds = config.profile === 'msc4140-2026';
 
   // At the point of sending: the same insert path as an immediate event, power levels checked now.
   async function sendEvent(event: DueDelayedEvent): Promise<{ eventId: string }> {
@@ -117,6 +121,7 @@ export function createHomeserver(config: HomeserverConfig = {}): Homeserver {
         stateKey: event.stateKey,
         content: event.content,
         originServerTs: event.sendAtMs,
+        delayId: event.delayId,
       })
       .then((ev) => ev.event_id);
     remember(delivered, event.delayId, inserting);
@@ -127,7 +132,9 @@ export function createHomeserver(config: HomeserverConfig = {}): Homeserver {
   const rateLimiter =
     config.rateLimiter ?? (config.rateLimits !== undefined ? new RateLimiter({ logger, buckets: rateLimitBuckets(config.rateLimits) }) : undefined);
   const scheduler = new DelayedEventScheduler({
-    sendEvent,
+    // The event ID goes back to the library, which shows it in the 2026 lookup.
+    sendEvent: async (event) => (await sendEvent(event)).eventId,
+    ...(config.profile ? { profile: config.profile } : {}),
     store: config.store ?? createMemoryStore(),
     ...(config.clock ? { clock: config.clock } : {}),
     logger,
@@ -172,7 +179,7 @@ export function createHomeserver(config: HomeserverConfig = {}): Homeserver {
     });
   });
   client.get('/v3/capabilities', route((req, res) => {
-    auth.authenticate(req);
+    const caller = auth.authenticate(req);
     res.json({
       capabilities: {
         'm.change_password': { enabled: false },
@@ -180,6 +187,7 @@ export function createHomeserver(config: HomeserverConfig = {}): Homeserver {
         'm.set_avatar_url': { enabled: false },
         'm.3pid_changes': { enabled: false },
         'm.room_versions': { default: '10', available: { '10': 'stable', '11': 'stable' } },
+        ...delayedEventsCapabilities(scheduler.options, caller.userId),
       },
     });
   }));

@@ -41,7 +41,8 @@ describe.concurrent('power levels are checked when a delayed event is sent', () 
     const users = { ...(pl.body['users'] as Record<string, number>), [user2.userId]: 50 };
     expect((await user1.putState(roomId, 'm.room.power_levels', '', { ...pl.body, users })).status).toBe(200);
     expect(await waitFor(async () => (await user2.getState(roomId, 'com.example.locked', 'k')).status === 200, 4000)).toBe(true);
-    expect(server.hs.outcomes.get(r.body['delay_id'] as string)).toEqual({ kind: 'sent' });
+    // The outcome carries the room event's ID the host's sendEvent returned.
+    expect(server.hs.outcomes.get(r.body['delay_id'] as string)).toEqual({ kind: 'sent', eventId: expect.stringMatching(/^\$/) });
   });
 
   it('a refused send action answers 403 M_FORBIDDEN and leaves the event scheduled as it was', async () => {

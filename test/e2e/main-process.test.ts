@@ -50,6 +50,7 @@ describe('readEnvConfig', () => {
       maxPerUser: undefined,
       rateLimits: undefined,
       cancelOnNewerState: undefined,
+      profile: 'msc4140-2024',
       store: 'memory',
       redisUrl: 'redis://127.0.0.1:6379',
     });
