@@ -289,7 +289,7 @@ class MemoryStore implements DelayedEventStore {
   }
 
   // Deliberately one literal, not the snapshot spread into another object: storms claim thousands at
-  // once, and the spread doubled the drain time of a 100,000-event storm (464 to 913 ms).
+  // once, and a spread per event is a large share of a storm's drain (see bench/NOTES.md).
   private claimed(slot: number): ClaimedDelayedEvent {
     const s = this.slots;
     const sendAtMs = s.send[slot] as number;
