@@ -4,7 +4,7 @@
  */
 import { Redis } from 'ioredis';
 import { DelayedEventScheduler } from '../../src/core/delayed-event-scheduler.js';
-import { createRedisStore } from '../../src/stores/redis/index.js';
+import { createRedisStore } from '../../src/redis/index.js';
 import { fromParent, toParent } from '../lib/child.js';
 import { limiterOff } from '../sides/ours.js';
 import { CAP_PER_USER } from '../sides/common.js';

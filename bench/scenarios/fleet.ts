@@ -3,7 +3,7 @@
  * sharing one Redis store, vs by one process. Lateness, drain and duplicate sends.
  */
 import { Redis } from 'ioredis';
-import { createRedisStore } from '../../src/stores/redis/index.js';
+import { createRedisStore } from '../../src/redis/index.js';
 import type { Ctx } from '../lib/context.js';
 import { Child } from '../lib/child.js';
 import { makeEvents } from '../lib/data.js';

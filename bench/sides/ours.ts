@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { DelayedEventScheduler } from '../../src/core/delayed-event-scheduler.js';
 import { RateLimiter } from '../../src/core/rate-limiter.js';
 import { createMemoryStore } from '../../src/stores/memory/memory-store.js';
-import { createRedisRateLimiter, createRedisStore } from '../../src/stores/redis/index.js';
+import { createRedisRateLimiter, createRedisStore } from '../../src/redis/index.js';
 import type { DelayedEventStore, NewDelayedEvent } from '../../src/core/store.js';
 import type { DueDelayedEvent } from '../../src/core/types.js';
 import type { BenchEvent } from '../lib/data.js';

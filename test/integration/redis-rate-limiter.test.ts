@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedisRateLimiter } from '../../src/stores/redis/index.js';
+import { createRedisRateLimiter } from '../../src/redis/index.js';
 import { deleteByPrefix, newClient } from './helpers/redis.js';
 
 const client = newClient();

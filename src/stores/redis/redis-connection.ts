@@ -36,7 +36,8 @@ const registered = new WeakSet<object>();
 export function registerScripts(client: RedisClient): void {
   if (registered.has(client)) return;
   for (const script of Object.values(luaScripts)) {
-    client.defineCommand(commandName(script), { numberOfKeys: script.numberOfKeys, lua: script.lua });
+    // Without numberOfKeys, ioredis takes the count from the first argument (and prefixes that many keys).
+    client.defineCommand(commandName(script), script.numberOfKeys === null ? { lua: script.lua } : { numberOfKeys: script.numberOfKeys, lua: script.lua });
   }
   registered.add(client);
 }
@@ -68,7 +69,7 @@ export class RedisConnection {
     return this.call(() => {
       const fn = (this.client as unknown as Record<string, ScriptFn>)[commandName(script)];
       if (fn === undefined) throw new Error(`Lua script ${script.name} is not registered on this client`);
-      return fn.call(this.client, ...keys, ...args);
+      return script.numberOfKeys === null ? fn.call(this.client, keys.length, ...keys, ...args) : fn.call(this.client, ...keys, ...args);
     });
   }
 

@@ -16,6 +16,7 @@ import type {
 } from '../../core/store.js';
 import { decodeClaimedRecord, decodePendingRecord, encodeNewEvent } from './codec.js';
 import { checkKeyPart, redisKeys, stateSlotFromBase, txnKeyFromBase, userKeyFromBase, type RedisKeys } from './keys.js';
+import type { ChargeLink, FusedCharge } from './fused-charge.js';
 import { RedisConnection, type RedisClient } from './redis-connection.js';
 import { MicroBatcher } from './micro-batcher.js';
 import { mapScriptStatus } from './script-status.js';
@@ -114,12 +115,17 @@ interface RestartItem {
   readonly delayId: DelayId;
   readonly userId: string;
   readonly nowMs: number;
+  /** The `manage` point to take in the script first, when the pair's limiter offered one. */
+  readonly charge: FusedCharge | undefined;
 }
 
 type RestartResult = MutationResult<RestartOutcome>;
-
-/** The script arguments of "no charge" (includes/rate-charge.lua). */
-const NO_CHARGE = ['', 0, 0, 0, 0] as const;
+/** A restart whose charge was refused (the event was not touched). */
+interface RestartRefused {
+  readonly ok: false;
+  readonly reason: 'rate_limited';
+  readonly retryAfterMs: number;
+}
 
 /** One queued cancel. */
 interface CancelItem {
@@ -151,24 +157,37 @@ class RedisDelayedEventStore implements RedisStore {
   private readonly redis: RedisConnection;
   private readonly keys: RedisKeys;
   private readonly wake: WakeSubscriber;
-  private readonly restarts: MicroBatcher<RestartItem, RestartResult>;
-  /** The client's own ioredis `keyPrefix`, which it adds to KEYS but not to charge keys in ARGV. */
-  private readonly clientKeyPrefix: string;
+  private readonly restarts: MicroBatcher<RestartItem, RestartResult | RestartRefused>;
   private readonly adds: MicroBatcher<AddItem, AddResult>;
   private readonly cancels: MicroBatcher<CancelItem, CancelResult>;
 
-  constructor(client: RedisClient, keys: RedisKeys, timeoutMs: number, logger: Logger) {
+  constructor(
+    client: RedisClient,
+    keys: RedisKeys,
+    timeoutMs: number,
+    logger: Logger,
+    /** Where the pair's limiter offers its pending `manage` point (`createRedisDelayedEvents`). */
+    private readonly link: ChargeLink | undefined,
+  ) {
     this.redis = new RedisConnection(client, timeoutMs);
     this.keys = keys;
-    this.clientKeyPrefix = client.options.keyPrefix ?? '';
     this.wake = new WakeSubscriber(client, keys.wakeChannel, logger, () => this.nextDueAtMs());
     this.restarts = new MicroBatcher((items) => this.restartBatch(items), BATCH, BATCHES_IN_FLIGHT);
     this.adds = new MicroBatcher((items) => this.addBatch(items), BATCH, BATCHES_IN_FLIGHT);
     this.cancels = new MicroBatcher((items) => this.cancelBatch(items), BATCH, BATCHES_IN_FLIGHT);
   }
 
+  /**
+   * Runs a store call after charging the point the pair's limiter offered, if any: only restarts take
+   * theirs inside their script.
+   */
+  private afterCharge<T>(run: () => Promise<T>): Promise<T> {
+    const charge = this.link?.take();
+    return charge === undefined ? run() : charge.chargeSeparately().then(run);
+  }
+
   add(event: NewDelayedEvent, options: AddOptions): Promise<AddResult> {
-    return this.adds.submit({ event, options });
+    return this.afterCharge(() => this.adds.submit({ event, options }));
   }
 
   /**
@@ -207,17 +226,29 @@ class RedisDelayedEventStore implements RedisStore {
     });
   }
 
-  async findTxn(txnKey: string, nowMs: number): Promise<DelayId | undefined> {
+  findTxn(txnKey: string, nowMs: number): Promise<DelayId | undefined> {
+    return this.afterCharge(() => this.findTxnNow(txnKey, nowMs));
+  }
+
+  private async findTxnNow(txnKey: string, nowMs: number): Promise<DelayId | undefined> {
     const reply = await this.redis.script('findTxn', [this.keys.txn(txnKey)], [nowMs]);
     return typeof reply === 'string' ? reply : undefined;
   }
 
-  async get(delayId: DelayId): Promise<StoredDelayedEvent | undefined> {
+  get(delayId: DelayId): Promise<StoredDelayedEvent | undefined> {
+    return this.afterCharge(() => this.getNow(delayId));
+  }
+
+  private async getNow(delayId: DelayId): Promise<StoredDelayedEvent | undefined> {
     const reply = (await this.redis.script('getDelayedEvent', [this.keys.events, this.keys.due], [delayId])) as Reply | null;
     return reply === null ? undefined : decodeEvent(reply[0]);
   }
 
-  async listForUser(userId: string, options: { readonly after?: ListCursor | undefined; readonly limit: number }): Promise<StoredDelayedEvent[]> {
+  listForUser(userId: string, options: { readonly after?: ListCursor | undefined; readonly limit: number }): Promise<StoredDelayedEvent[]> {
+    return this.afterCharge(() => this.listNow(userId, options));
+  }
+
+  private async listNow(userId: string, options: { readonly after?: ListCursor | undefined; readonly limit: number }): Promise<StoredDelayedEvent[]> {
     if (options.limit <= 0) return [];
     const reply = (await this.redis.script(
       'listDelayedEvents',
@@ -227,28 +258,48 @@ class RedisDelayedEventStore implements RedisStore {
     return reply.map(decodeEvent);
   }
 
-  restart(delayId: DelayId, userId: string, nowMs: number): Promise<RestartResult> {
-    return this.restarts.submit({ delayId, userId, nowMs });
+  /**
+   * Restarts the event; with a `manage` point offered by the pair's limiter, takes it inside the same
+   * script call (refused: the event is left untouched and the charge's error is thrown).
+   */
+  async restart(delayId: DelayId, userId: string, nowMs: number): Promise<RestartResult> {
+    const charge = this.link?.take();
+    const result = await this.restarts.submit({ delayId, userId, nowMs, charge });
+    if (result.ok || result.reason === 'not_found') return result;
+    throw charge!.refused(result.retryAfterMs);
   }
 
   /** Heartbeats arriving in the same event-loop turn go to Redis as one script call. */
-  private async restartBatch(items: readonly RestartItem[]): Promise<RestartResult[]> {
+  private async restartBatch(items: readonly RestartItem[]): Promise<(RestartResult | RestartRefused)[]> {
     const k = this.keys;
+    const keys = [k.events, k.due];
+    const counters = new Map<string, number>();
     const args: (string | number)[] = [k.wakeChannel];
-    for (const { delayId, userId, nowMs } of items) {
+    for (const { delayId, userId, nowMs, charge } of items) {
       // The owner as records store it (codec.lua), so the script compares it without decoding.
-      args.push(delayId, `${Buffer.byteLength(userId)}:${userId}`, nowMs, ...NO_CHARGE);
+      args.push(delayId, `${Buffer.byteLength(userId)}:${userId}`, nowMs);
+      if (charge === undefined) {
+        args.push(0, 0, 0, 0);
+        continue;
+      }
+      let index = counters.get(charge.key);
+      if (index === undefined) {
+        index = keys.push(charge.key);
+        counters.set(charge.key, index);
+      }
+      args.push(index, charge.limit, charge.secDuration, charge.blockMs);
     }
-    const reply = (await this.redis.script('restartDelayedEvents', [k.events, k.due], args)) as Reply;
-    return items.map((_, i): RestartResult => {
+    const reply = (await this.redis.script('restartDelayedEvents', keys, args)) as Reply;
+    return items.map((_, i): RestartResult | RestartRefused => {
       const outcome = mapScriptStatus(reply[3 * i], 'restartDelayedEvents');
+      if (outcome === 'rate_limited') return { ok: false, reason: 'rate_limited', retryAfterMs: Number(reply[3 * i + 1]) };
       if (outcome !== 'ok') return notFound;
       return { ok: true, nextDueAtMs: optionalNumber(reply[3 * i + 1]), sendAtMs: Number(reply[3 * i + 2]) };
     });
   }
 
   cancel(delayId: DelayId, userId: string): Promise<CancelResult> {
-    return this.cancels.submit({ delayId, userId });
+    return this.afterCharge(() => this.cancels.submit({ delayId, userId }));
   }
 
   /**
@@ -269,7 +320,11 @@ class RedisDelayedEventStore implements RedisStore {
     });
   }
 
-  async claim(delayId: DelayId, userId: string, options: ClaimOptions): Promise<MutationResult<{ readonly event: ClaimedDelayedEvent }>> {
+  claim(delayId: DelayId, userId: string, options: ClaimOptions): Promise<MutationResult<{ readonly event: ClaimedDelayedEvent }>> {
+    return this.afterCharge(() => this.claimNow(delayId, userId, options));
+  }
+
+  private async claimNow(delayId: DelayId, userId: string, options: ClaimOptions): Promise<MutationResult<{ readonly event: ClaimedDelayedEvent }>> {
     const reply = (await this.redis.script(
       'claimDelayedEvent',
       [this.keys.events, this.keys.due],
@@ -301,7 +356,7 @@ class RedisDelayedEventStore implements RedisStore {
     const reply = (await this.redis.script(
       'rescheduleDelayedEvent',
       [k.events, k.due],
-      [delayId, claimToken, options.sendAtMs, options.attempts, options.nowMs, k.wakeChannel],
+      [delayId, claimToken, options.sendAtMs, options.attempts, k.wakeChannel],
     )) as Reply;
     if (mapScriptStatus(reply[0], 'rescheduleDelayedEvent') !== 'ok') return notFound;
     return { ok: true, nextDueAtMs: optionalNumber(reply[1]) };
@@ -397,6 +452,14 @@ class RedisDelayedEventStore implements RedisStore {
  * @throws `ConfigError` `ERR_DE_OPTION_INVALID` for a missing client or a malformed prefix or tag.
  */
 export function createRedisStore(options: RedisStoreOptions): RedisStore {
+  return newRedisStore(options, undefined);
+}
+
+/**
+ * {@link createRedisStore}, linked to the rate limiter of a `createRedisDelayedEvents` pair.
+ * @internal
+ */
+export function newRedisStore(options: RedisStoreOptions, link: ChargeLink | undefined): RedisStore {
   const client = options?.client;
   if (client === undefined || client === null || typeof client.defineCommand !== 'function') {
     throw new ConfigError('ERR_DE_OPTION_INVALID', 'createRedisStore needs `client`: a connected ioredis Redis or Cluster');
@@ -409,5 +472,5 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
     throw new ConfigError('ERR_DE_OPTION_INVALID', `commandTimeoutMs must be an integer > 0 (got ${String(timeoutMs)})`);
   }
-  return new RedisDelayedEventStore(client, redisKeys(keyPrefix, hashTag), timeoutMs, options.logger ?? {});
+  return new RedisDelayedEventStore(client, redisKeys(keyPrefix, hashTag), timeoutMs, options.logger ?? {}, link);
 }

@@ -18,7 +18,7 @@
 
   Returns a flat list, three entries per cancel, in order, then nextDueAtMs|false (after the batch):
     OK, sendAtMs, record
-    NOT_FOUND | NOT_OWNER | CLAIMED, false, false
+    NOT_FOUND, false, false        unknown, someone else's, or being sent
 ]]
 -- @include includes/status.lua
 -- @include includes/codec.lua
@@ -35,9 +35,8 @@ for i = 1, #ARGV, 2 do
   if not packed then
     out[n + 1], out[n + 2], out[n + 3] = NOT_FOUND, false, false
   elseif not pos or string.sub(packed, pos, pos + #owner - 1) ~= owner then
-    local status = NOT_OWNER
-    if decodeEvent(packed, 2).ct then status = CLAIMED end
-    out[n + 1], out[n + 2], out[n + 3] = status, false, false
+    -- Claimed (being sent) or another user's.
+    out[n + 1], out[n + 2], out[n + 3] = NOT_FOUND, false, false
   else
     local sendAt = redis.call('ZSCORE', KEYS[2], id)
     -- The owner is known, so only the fields after it are decoded (device, room, type, state key),

@@ -12,7 +12,7 @@
 
   Returns
     { OK, nextDueAtMs, event reply }
-    { NOT_FOUND } | { NOT_OWNER } | { CLAIMED }
+    { NOT_FOUND }                         unknown, someone else's, or already being sent
 ]]
 -- @include includes/status.lua
 -- @include includes/codec.lua
@@ -22,8 +22,7 @@ local id = ARGV[1]
 local packed = redis.call('HGET', KEYS[1], id)
 if not packed then return { NOT_FOUND } end
 local e = decodeEvent(packed)
-if e.u ~= ARGV[2] then return { NOT_OWNER } end
-if e.ct then return { CLAIMED } end
+if e.u ~= ARGV[2] or e.ct then return { NOT_FOUND } end
 
 e.q = tonumber(redis.call('ZSCORE', KEYS[2], id))
 e.ct = ARGV[5]
