@@ -8,6 +8,7 @@
  */
 import type { Cluster, Redis } from 'ioredis';
 import { luaScripts, type LuaScript } from './lua/scripts.generated.js';
+import type { ScriptCall } from './scripts/call.js';
 
 /** A ready ioredis client: a single node or a cluster. */
 export type RedisClient = Redis | Cluster;
@@ -71,6 +72,11 @@ export class RedisConnection {
       if (fn === undefined) throw new Error(`Lua script ${script.name} is not registered on this client`);
       return script.numberOfKeys === null ? fn.call(this.client, keys.length, ...keys, ...args) : fn.call(this.client, ...keys, ...args);
     });
+  }
+
+  /** Runs a script call built by one of the modules in `scripts/`. */
+  run(call: ScriptCall): Promise<unknown> {
+    return this.script(call.script, call.keys, call.args);
   }
 
   /** Runs any command with the same fail-fast rules. */

@@ -11,7 +11,7 @@
   ARGV[5] claimToken
 
   Returns
-    { OK, nextDueAtMs, event reply }
+    { OK, nextDueAtMs, claimed record }
     { NOT_FOUND }                         unknown, someone else's, or already being sent
 ]]
 -- @include includes/status.lua
@@ -26,6 +26,7 @@ if e.u ~= ARGV[2] or e.ct then return { NOT_FOUND } end
 
 e.q = tonumber(redis.call('ZSCORE', KEYS[2], id))
 e.ct = ARGV[5]
-redis.call('HSET', KEYS[1], id, encodeEvent(e))
+local claimed = encodeEvent(e)
+redis.call('HSET', KEYS[1], id, claimed)
 redis.call('ZADD', KEYS[2], tonumber(ARGV[3]) + tonumber(ARGV[4]), id)
-return { OK, nextDueAt(KEYS[2]), eventReply(id, e, e.q) }
+return { OK, nextDueAt(KEYS[2]), claimed }
