@@ -14,6 +14,7 @@ import { RateLimiter, type BucketLimit, type RateLimiterLike } from '../../src/c
 import { ManualClock } from '../../src/testing/index.js';
 import { createRedisDelayedEvents, createRedisRateLimiter, createRedisStore, type RedisClient, type RedisStore } from '../../src/redis/index.js';
 import { call, startNodeServer, STABLE, scheduleMessage, type TestServer } from '../http/helpers.js';
+import { startPrivateRedis, type PrivateRedis } from '../setup/redis-server.js';
 import { deleteByPrefix, newClient } from './helpers/redis.js';
 
 const client = newClient();
@@ -98,10 +99,11 @@ async function referenceConsume(limiter: RateLimiterRedis, key: string): Promise
 
 /**
  * Counts the commands clients sent that touch keys under `prefix`, and how many of them are script
- * calls (EVAL/EVALSHA), with MONITOR (which also shows what scripts run: those are left out).
+ * calls (EVAL/EVALSHA), with MONITOR (which also shows what scripts run: those are left out). On a
+ * private server: another test's SCRIPT FLUSH would add a NOSCRIPT retry.
  */
-async function countScriptCalls(prefix: string, work: () => Promise<unknown>): Promise<{ scripts: number; commands: number }> {
-  const monitor = (await (client as Redis).monitor()) as unknown as Redis & { disconnect(): void };
+async function countScriptCalls(on: Redis, prefix: string, work: () => Promise<unknown>): Promise<{ scripts: number; commands: number }> {
+  const monitor = (await on.monitor()) as unknown as Redis & { disconnect(): void };
   const seen: string[][] = [];
   monitor.on('monitor', (_time: string, args: string[], source: string) => {
     if (source !== 'lua' && args.some((arg) => String(arg).includes(prefix))) seen.push(args);
@@ -109,7 +111,7 @@ async function countScriptCalls(prefix: string, work: () => Promise<unknown>): P
   try {
     await work();
     // MONITOR lines arrive after the replies; a PING through the monitored server flushes them.
-    await client.ping(`${prefix}-done`);
+    await on.ping(`${prefix}-done`);
     const deadline = performance.now() + 2000;
     while (!seen.some((args) => args.includes(`${prefix}-done`)) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   } finally {
@@ -268,23 +270,42 @@ describe('every guarded action under the pair is charged exactly once', () => {
   });
 });
 
+/** A redis-server of this file's own, for counting commands. */
+let privateServer: PrivateRedis | undefined;
+let own: Redis;
+async function ownServer(): Promise<Redis> {
+  if (privateServer === undefined) {
+    privateServer = await startPrivateRedis();
+    own = newClient(privateServer.url);
+    await own.ping();
+  }
+  return own;
+}
+afterAll(async () => {
+  if (privateServer === undefined) return;
+  await own.quit();
+  await privateServer.stop();
+  privateServer.dispose();
+});
+
 describe('one script call per heartbeat', () => {
   it('sends a heartbeat as exactly one script call, and a burst of heartbeats as one call too', async () => {
-    const s = setup({ points: 100, durationMs: 60_000 });
+    const on = await ownServer();
+    const s = setup({ points: 100, durationMs: 60_000 }, { client: on });
     const id = await scheduleOne(s.scheduler);
-    const one = await countScriptCalls(s.prefix, () => s.scheduler.restart(alice, id));
+    const one = await countScriptCalls(on, s.prefix, () => s.scheduler.restart(alice, id));
     expect(one).toEqual({ scripts: 1, commands: 1 });
-    expect(await client.get(s.counter)).toBe('1');
+    expect(await on.get(s.counter)).toBe('1');
     // Any other action takes its point through the limiter first: two calls.
     const other = await scheduleOne(s.scheduler);
-    expect(await countScriptCalls(s.prefix, () => s.scheduler.cancel(alice, other))).toEqual({ scripts: 2, commands: 2 });
-    expect(await client.get(s.counter)).toBe('2');
+    expect(await countScriptCalls(on, s.prefix, () => s.scheduler.cancel(alice, other))).toEqual({ scripts: 2, commands: 2 });
+    expect(await on.get(s.counter)).toBe('2');
 
     const users = Array.from({ length: 20 }, (_, i) => ({ userId: `@u${i}:example.org`, deviceId: 'D' }));
     const ids = await Promise.all(users.map((who) => scheduleOne(s.scheduler, who)));
-    const burst = await countScriptCalls(s.prefix, () => Promise.all(users.map((who, i) => s.scheduler.restart(who, ids[i]!))));
+    const burst = await countScriptCalls(on, s.prefix, () => Promise.all(users.map((who, i) => s.scheduler.restart(who, ids[i]!))));
     expect(burst).toEqual({ scripts: 1, commands: 1 });
-    for (const who of users) expect(await client.get(`${s.prefix}:rl:manage:${who.userId}|D`)).toBe('1');
+    for (const who of users) expect(await on.get(`${s.prefix}:rl:manage:${who.userId}|D`)).toBe('1');
   });
 
   it('refuses within a batch only the restarts whose counter is spent, leaving the others to run', async () => {
@@ -303,19 +324,20 @@ describe('one script call per heartbeat', () => {
 describe('on a Cluster client nothing is fused', () => {
   it('behaves as a plain store and limiter: the limiter charges, the restart script does not', async () => {
     // A real single-node connection that says it is a Cluster (the pair must not fuse on it).
-    const clusterLike = new Proxy(client, {
+    const on = await ownServer();
+    const clusterLike = new Proxy(on, {
       get: (target, property) => (property === 'isCluster' ? true : (Reflect.get(target, property, target) as unknown)),
     }) as unknown as RedisClient;
     const s = setup({ points: 2, durationMs: 5_000 }, { client: clusterLike });
     expect(s.rateLimiter).toBeInstanceOf(RateLimiter);
     const consumes = vi.spyOn(s.rateLimiter, 'tryConsume');
     const id = await scheduleOne(s.scheduler);
-    const calls = await countScriptCalls(s.prefix, () => s.scheduler.restart(alice, id));
+    const calls = await countScriptCalls(on, s.prefix, () => s.scheduler.restart(alice, id));
     expect(calls.scripts).toBe(2); // the limiter's consume, then the restart
     expect(consumes).toHaveBeenCalledTimes(1);
     await s.scheduler.restart(alice, id);
     await refusal(s.scheduler.restart(alice, id));
-    expect(await client.get(s.counter)).toBe('3');
+    expect(await on.get(s.counter)).toBe('3');
   });
 });
 
