@@ -4,7 +4,7 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     testing: 'src/testing/index.ts',
-    redis: 'src/stores/redis/index.ts',
+    redis: 'src/redis/index.ts',
     express: 'src/adapters/express/index.ts',
     node: 'src/adapters/node/index.ts',
   },

@@ -10,7 +10,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { DelayedEventScheduler } from '../../src/index.js';
-import { createRedisRateLimiter, createRedisStore } from '../../src/stores/redis/index.js';
+import { createRedisRateLimiter, createRedisStore } from '../../src/redis/index.js';
 import { openRoom } from './room.js';
 
 const redisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';

@@ -1,5 +1,5 @@
 import { afterAll } from 'vitest';
-import { createRedisStore } from '../../src/stores/redis/index.js';
+import { createRedisStore } from '../../src/redis/index.js';
 import { describeStoreConformance } from '../../src/testing/index.js';
 import { deleteByPrefix, newClient } from './helpers/redis.js';
 
