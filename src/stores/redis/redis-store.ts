@@ -7,14 +7,17 @@ import type {
   ClaimedDelayedEvent,
   DelayedEventStore,
   EventOutcome,
+  FinalisedDelayedEvent,
   ListCursor,
   MutationResult,
   NewDelayedEvent,
+  RetentionOptions,
   StateKeyFilter,
   StoreCapabilities,
   StoredDelayedEvent,
 } from '../../core/store.js';
 import type { DelayId, Logger } from '../../core/types.js';
+import { decodeFinalised } from './codec.js';
 import type { ChargeLink } from './fused-charge.js';
 import { checkKeyPart, redisKeys, type RedisKeys } from './keys.js';
 import { MicroBatcher } from './micro-batcher.js';
@@ -31,6 +34,7 @@ import { decodeFindTxn, findTxnCall } from './scripts/find-txn.js';
 import { decodeGet, getCall } from './scripts/get.js';
 import { decodeList, listCall } from './scripts/list.js';
 import { decodeReschedule, rescheduleCall } from './scripts/reschedule.js';
+import { retainCall } from './scripts/retain.js';
 import { decodeRestart, restartCall, type RestartItem, type RestartRefused, type RestartResult } from './scripts/restart.js';
 import { WakeSubscriber } from './wake-subscriber.js';
 
@@ -77,6 +81,14 @@ export interface RedisStore extends DelayedEventStore {
   watch(listener: (dueAtMs: number) => void): () => void;
   /** Always present: one script call per 128 events (see {@link DelayedEventStore.finaliseMany}). */
   finaliseMany(events: readonly ClaimedDelayedEvent[]): Promise<MutationResult[]>;
+  /**
+   * Always present: one script call per 128 finalised events. Per owner, a hash of packed records and
+   * a sorted set by finalisation time, pruned in the call and expiring `maxAgeMs` (plus a minute)
+   * after the owner's last retained event (see {@link DelayedEventStore.retain}).
+   */
+  retain(events: readonly FinalisedDelayedEvent[], options: RetentionOptions): Promise<void>;
+  /** Always present: one `HGET` on the owner's hash (see {@link DelayedEventStore.getFinalised}). */
+  getFinalised(delayId: DelayId, userId: string, options: { readonly nowMs: number; readonly maxAgeMs: number }): Promise<FinalisedDelayedEvent | undefined>;
   /** Closes the store's subscriber connection (never the client it was given). */
   close(): Promise<void>;
 }
@@ -198,6 +210,25 @@ class RedisDelayedEventStore implements RedisStore {
         chunks.push(this.redis.run(finaliseManyCall(this.keys, chunk)).then((reply) => decodeFinaliseMany(reply as Reply, chunk.length)));
       }
       return (await Promise.all(chunks)).flat();
+    });
+  }
+
+  /** One script call per chunk, grouped by owner inside each (the chunks on the wire at once). */
+  retain(events: readonly FinalisedDelayedEvent[], options: RetentionOptions): Promise<void> {
+    return this.afterCharge(async () => {
+      const chunks: Promise<unknown>[] = [];
+      for (let from = 0; from < events.length; from += MAX_BATCH) chunks.push(this.redis.run(retainCall(this.keys, events.slice(from, from + MAX_BATCH), options)));
+      await Promise.all(chunks);
+    });
+  }
+
+  /** The owner is part of the key, so another user's record is never found. */
+  getFinalised(delayId: DelayId, userId: string, options: { readonly nowMs: number; readonly maxAgeMs: number }): Promise<FinalisedDelayedEvent | undefined> {
+    return this.afterCharge(async () => {
+      const packed = await this.redis.call(() => this.redis.client.hget(this.keys.finalised(userId), delayId));
+      if (packed === null) return undefined;
+      const record = decodeFinalised(delayId, userId, packed);
+      return record.finalisedAtMs < options.nowMs - options.maxAgeMs ? undefined : record;
     });
   }
 
