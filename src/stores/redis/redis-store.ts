@@ -34,7 +34,9 @@ import { decodeFindTxn, findTxnCall } from './scripts/find-txn.js';
 import { decodeGet, getCall } from './scripts/get.js';
 import { decodeList, listCall } from './scripts/list.js';
 import { decodeReschedule, rescheduleCall } from './scripts/reschedule.js';
+import { decodeRelease, releaseCall } from './scripts/release.js';
 import { retainCall } from './scripts/retain.js';
+import { decodeStats, statsCall, type RedisStoreStats } from './scripts/stats.js';
 import { decodeRestart, restartCall, type RestartItem, type RestartRefused, type RestartResult } from './scripts/restart.js';
 import { WakeSubscriber } from './wake-subscriber.js';
 
@@ -87,6 +89,14 @@ export interface RedisStore extends DelayedEventStore {
    * after the owner's last retained event (see {@link DelayedEventStore.retain}).
    */
   retain(events: readonly FinalisedDelayedEvent[], options: RetentionOptions): Promise<void>;
+  /**
+   * Always present (graceful shutdown): one script call per 128 events; each event still claimed
+   * under its token is pending again at the send time its claim recorded, its attempts unchanged, and
+   * watchers hear of a new earliest due time. `nowMs` is not needed (the records hold the send times).
+   */
+  release(events: readonly ClaimedDelayedEvent[], nowMs: number): Promise<MutationResult[]>;
+  /** Always present (metrics): `ZCARD` of the due index (pending and claimed) and its head, one script call. */
+  stats(): Promise<RedisStoreStats>;
   /** Always present: one `HGET` on the owner's hash (see {@link DelayedEventStore.getFinalised}). */
   getFinalised(delayId: DelayId, userId: string, options: { readonly nowMs: number; readonly maxAgeMs: number }): Promise<FinalisedDelayedEvent | undefined>;
   /** Closes the store's subscriber connection (never the client it was given). */
@@ -211,6 +221,22 @@ class RedisDelayedEventStore implements RedisStore {
       }
       return (await Promise.all(chunks)).flat();
     });
+  }
+
+  /** One script call per chunk, like {@link RedisDelayedEventStore.finaliseMany}. */
+  release(events: readonly ClaimedDelayedEvent[], _nowMs?: number): Promise<MutationResult[]> {
+    return this.afterCharge(async () => {
+      const chunks: Promise<MutationResult[]>[] = [];
+      for (let from = 0; from < events.length; from += MAX_BATCH) {
+        const chunk = events.slice(from, from + MAX_BATCH);
+        chunks.push(this.redis.run(releaseCall(this.keys, chunk)).then((reply) => decodeRelease(reply as Reply, chunk.length)));
+      }
+      return (await Promise.all(chunks)).flat();
+    });
+  }
+
+  stats(): Promise<RedisStoreStats> {
+    return this.afterCharge(async () => decodeStats((await this.redis.run(statsCall(this.keys))) as Reply));
   }
 
   /** One script call per chunk, grouped by owner inside each (the chunks on the wire at once). */
