@@ -39,6 +39,8 @@ export {
 export type { DelayedEventsErrcode, MatrixErrorShape } from './core/errors.js';
 export { ConfigError, isConfigError } from './core/config-error.js';
 export type { ConfigErrorCode } from './core/config-error.js';
+export { consoleLogger, logId } from './core/logging.js';
+export type { ConsoleLike } from './core/logging.js';
 export { systemClock, MAX_TIMER_DELAY_MS } from './core/clock.js';
 export type { Clock, TimerHandle } from './core/clock.js';
 export type {
@@ -48,6 +50,7 @@ export type {
   DueDelayedEvent,
   SendEventFn,
   Logger,
+  LogFn,
   FinalOutcome,
   PendingDelayedEvent,
   ScheduleRequest,

@@ -7,12 +7,11 @@ import type { EnvConfig } from './config.js';
 import type * as RedisStoreModule from './redis-store.js';
 import type { OpenedRedis } from './redis-store.js';
 import { createHomeserver } from './server.js';
+import { consoleLogger } from '../../src/core/logging.js';
 
-const logger = {
-  info: (message: string, detail?: unknown) => console.log(message, detail ?? ''),
-  warn: (message: string, detail?: unknown) => console.warn(message, detail ?? ''),
-  error: (message: string, detail?: unknown) => console.error(message, detail ?? ''),
-};
+// The library logs in pino's shape (`logger.warn({ delayId, err }, 'message')`); a pino logger fits
+// as it is. The example prints to the console, message first.
+const logger = consoleLogger();
 
 async function openRedis(config: EnvConfig): Promise<OpenedRedis | undefined> {
   if (config.store === 'memory') return undefined;

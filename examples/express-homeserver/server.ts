@@ -188,7 +188,7 @@ export function createHomeserver(config: HomeserverConfig = {}): Homeserver {
   mountSyncRoutes(client, rooms, auth);
   app.use('/_matrix/client', client);
   app.use(unrecognized((message) => logger.debug?.(message)));
-  app.use(matrixErrorHandler((message, detail) => logger.error?.(message, detail)));
+  app.use(matrixErrorHandler((message, detail) => logger.error?.({ err: detail }, message)));
 
   return {
     app,

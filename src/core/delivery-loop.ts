@@ -117,7 +117,7 @@ export class DeliveryLoop {
           await new Promise<void>((resolve) => setImmediate(resolve));
         }
       } catch (error) {
-        logger.error?.('delayed events: store unavailable while claiming due events; retrying', error);
+        logger.error?.({ err: error }, 'delayed events: store unavailable while claiming due events; retrying');
         retryAtMs = clock.now() + Math.min(this.options.pollIntervalMs, MAX_STORE_RETRY_MS);
       }
     } while (this.drainAgain && this.running && retryAtMs === undefined);
@@ -127,7 +127,7 @@ export class DeliveryLoop {
     try {
       nextDueAtMs = await this.store.nextDueAtMs();
     } catch (error) {
-      logger.error?.('delayed events: store unavailable; retrying', error);
+      logger.error?.({ err: error }, 'delayed events: store unavailable; retrying');
       retryAtMs ??= clock.now() + Math.min(this.options.pollIntervalMs, MAX_STORE_RETRY_MS);
     }
     this.wakeBy(retryAtMs === undefined ? nextDueAtMs : Math.min(retryAtMs, nextDueAtMs ?? retryAtMs));

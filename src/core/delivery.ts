@@ -3,6 +3,7 @@
  * Split from the scheduler so each stays readable; internal.
  */
 import { asMatrixError, RateLimitedError, storeCall } from './errors.js';
+import { logId } from './logging.js';
 import type { ResolvedSchedulerOptions } from './options.js';
 import type { RateLimiterLike } from './rate-limiter.js';
 import type { DueDelayedEvent, FinalOutcome, JsonObject } from './types.js';
@@ -200,7 +201,7 @@ export class Delivery {
       const allowed = await this.rateLimiter.tryConsume('delivery', event);
       if (!allowed.ok) {
         if (this.options.deliveryRateLimitPolicy === 'defer') {
-          logger.info?.(`delayed event ${event.delayId} deferred by ${allowed.retryAfterMs} ms: delivery rate limit`);
+          logger.info?.({ delayId: logId(event.delayId), retryAfterMs: allowed.retryAfterMs }, 'delayed event deferred by the delivery rate limit');
           await this.reschedule(event, clock.now() + allowed.retryAfterMs, event.attempts);
         } else {
           this.queueFinalise(event, { kind: 'failed', error: new RateLimitedError('delivery', allowed.retryAfterMs) });
@@ -250,19 +251,19 @@ export class Delivery {
 
   private storeFault(event: ClaimedDelayedEvent, fault: unknown): void {
     // The claim's lease runs out and the event becomes due again, so nothing is lost.
-    this.options.logger.error?.(`delayed event ${event.delayId}: store fault during delivery; will retry after the lease`, fault);
+    this.options.logger.error?.({ delayId: logId(event.delayId), err: fault }, 'delayed event: store fault during delivery; it will be sent after its lease');
   }
 
   private async handleFailure(event: ClaimedDelayedEvent, error: unknown): Promise<void> {
     const { deliveryRetry, logger, clock } = this.options;
     const attempts = event.attempts + 1;
     if (isPermanentFailure(error) || attempts >= deliveryRetry.attempts) {
-      logger.warn?.(`delayed event ${event.delayId} failed after ${attempts} attempt(s)`, error);
+      logger.warn?.({ delayId: logId(event.delayId), attempts, err: error }, 'delayed event failed');
       this.queueFinalise(event, { kind: 'failed', error });
       return;
     }
     const backoffMs = Math.min(deliveryRetry.maxBackoffMs, deliveryRetry.initialBackoffMs * 2 ** (attempts - 1));
-    logger.warn?.(`delayed event ${event.delayId}: attempt ${attempts} failed; retrying in ${backoffMs} ms`, error);
+    logger.warn?.({ delayId: logId(event.delayId), attempts, retryInMs: backoffMs, err: error }, 'delayed event: sending failed; retrying');
     await this.reschedule(event, clock.now() + backoffMs, attempts);
   }
 
@@ -312,10 +313,9 @@ export class Delivery {
       results = await this.store.finaliseMany(events);
     } catch (storeFault) {
       // One line for the batch: a Redis outage mid-storm must not log a line per event.
-      const first = (events[0] as ClaimedDelayedEvent).delayId;
       this.options.logger.error?.(
-        `${events.length} delayed event(s) (${first}${events.length > 1 ? ', …' : ''}): store fault while finalising; they will be sent again after the lease`,
-        storeFault,
+        { count: events.length, delayId: logId((events[0] as ClaimedDelayedEvent).delayId), err: storeFault },
+        'delayed events: store fault while finalising; they will be sent again after their lease',
       );
       return;
     }
@@ -341,7 +341,7 @@ export class Delivery {
     try {
       hook(toDueEvent(event, trigger), outcome);
     } catch (error) {
-      this.options.logger.error?.('onFinalised hook threw', error);
+      this.options.logger.error?.({ delayId: logId(event.delayId), err: error }, 'delayed events: the onFinalised hook threw');
     }
   }
 
@@ -359,7 +359,7 @@ export class Delivery {
     const options = { nowMs: this.options.clock.now(), maxAgeMs: policy.maxAgeMs, maxPerUser: policy.maxPerUser };
     const running: Promise<void> = Promise.resolve()
       .then(() => this.store.retain?.(records, options))
-      .catch((fault: unknown) => this.options.logger.warn?.(`${records.length} finalised delayed event(s) could not be retained for lookup`, fault))
+      .catch((fault: unknown) => this.options.logger.warn?.({ count: records.length, err: fault }, 'delayed events: finalised events could not be retained for lookup'))
       .finally(() => this.inFlight.delete(running));
     this.inFlight.add(running);
   }

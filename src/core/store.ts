@@ -217,6 +217,14 @@ export interface RetentionOptions {
   readonly maxPerUser: number;
 }
 
+/** What {@link DelayedEventStore.stats} reports. */
+export interface StoreStats {
+  /** Outstanding events: pending and claimed (being sent), of every user. */
+  readonly outstanding: number;
+  /** Earliest due time, as {@link DelayedEventStore.nextDueAtMs} gives it; `undefined` when empty. */
+  readonly nextDueAtMs: number | undefined;
+}
+
 /** What a store can do beyond the contract. */
 export interface StoreCapabilities {
   /** Several processes can share this store (and its data survives a process restart). */
@@ -310,6 +318,12 @@ export interface DelayedEventStore {
    * it and it is still retained (finalised within `maxAgeMs` of `nowMs`).
    */
   getFinalised?(delayId: DelayId, userId: string, options: { readonly nowMs: number; readonly maxAgeMs: number }): Promise<FinalisedDelayedEvent | undefined>;
+
+  /**
+   * Optional (for metrics, read when scraped): how many events are outstanding and when the earliest is
+   * due. Must be cheap (O(1) or close): it is called on every scrape.
+   */
+  stats?(): Promise<StoreStats>;
 
   /**
    * Optional, for stores shared across processes: calls `listener` when any process (this one included)
