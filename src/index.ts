@@ -40,6 +40,7 @@ export type { DelayedEventsErrcode, MatrixErrorShape } from './core/errors.js';
 export { ConfigError, isConfigError } from './core/config-error.js';
 export type { ConfigErrorCode } from './core/config-error.js';
 export { consoleLogger, logId } from './core/logging.js';
+export type { SchedulerMetrics, MetricsOperation, MetricsSource } from './core/metrics.js';
 export type { ConsoleLike } from './core/logging.js';
 export { systemClock, MAX_TIMER_DELAY_MS } from './core/clock.js';
 export type { Clock, TimerHandle } from './core/clock.js';
@@ -74,6 +75,7 @@ export type {
   RestartOutcome,
   EventOutcome,
   CancelByStateKeyResult,
+  StoreStats,
 } from './core/store.js';
 export { encodeCursor, decodeCursor } from './http/cursor.js';
 export { createDelayedEventsHandler } from './http/handlers.js';

@@ -1,11 +1,12 @@
 import { Delivery } from './delivery.js';
 import { DeliveryLoop } from './delivery-loop.js';
-import { DelayedEventNotFoundError, storeCall } from './errors.js';
+import { asMatrixError, DelayedEventNotFoundError, storeCall } from './errors.js';
+import type { MetricsOperation } from './metrics.js';
 import { newClaimToken, newDelayId, txnKey } from './ids.js';
 import { MaxOutstandingGuard } from './max-outstanding-guard.js';
 import { resolveSchedulerOptions, type DelayedEventSchedulerOptions, type ResolvedSchedulerOptions } from './options.js';
 import { RateLimiter, type RateLimiterLike } from './rate-limiter.js';
-import type { DelayedEventStore, FinalisedDelayedEvent, ListCursor } from './store.js';
+import type { DelayedEventStore, FinalisedDelayedEvent, ListCursor, StoreStats } from './store.js';
 import type { DelayedEventDetails, DelayedEventsPage, DelayId, PersistedStateEvent, Requester, ScheduleRequest, ScheduleResult } from './types.js';
 import { finalisedView, pendingView } from './views.js';
 import { asRequester, isPlausibleId, serialiseContent, validateDelay, validateIdentifier } from './validate.js';
@@ -59,6 +60,7 @@ export class DelayedEventScheduler {
     this.cap = new MaxOutstandingGuard({ maxPerUser: this.options.maxOutstandingPerUser });
     this.delivery = new Delivery(this.options, this.store, this.rateLimiter, (dueAtMs) => this.loop.wakeBy(dueAtMs));
     this.loop = new DeliveryLoop(this.options, this.store, this.delivery);
+    this.options.metrics?.attach?.(this);
   }
 
   /**
@@ -69,32 +71,37 @@ export class DelayedEventScheduler {
    * `ForbiddenError` (cap 0), `RateLimitedError`, `MaxOutstandingError`, `StoreUnavailableError`.
    */
   async schedule(request: ScheduleRequest): Promise<ScheduleResult> {
-    const userId = validateIdentifier(request.userId, 'userId');
-    const roomId = validateIdentifier(request.roomId, 'roomId');
-    const type = validateIdentifier(request.type, 'type');
-    const stateKey = request.stateKey === undefined ? undefined : validateIdentifier(request.stateKey, 'stateKey', true);
-    const txnId = request.txnId === undefined ? undefined : validateIdentifier(request.txnId, 'txnId');
-    const delayMs = validateDelay(request.delayMs, this.options.maxDelayMs);
-    const contentJson = serialiseContent(request.content);
-    const cap = this.cap.capFor(userId);
-    const event = {
-      delayId: newDelayId(),
-      userId,
-      deviceId: request.deviceId,
-      roomId,
-      type,
-      stateKey,
-      contentJson,
-      delayMs,
-      txnKey: txnId === undefined ? undefined : txnKey(request, txnId),
-    };
-    const { clock, txnTtlMs } = this.options;
-    const result = await storeCall(() =>
-      this.rateLimiter.guard('schedule', request, () => this.store.add(event, { nowMs: clock.now(), maxPerUser: cap, txnTtlMs })),
-    );
-    if (!result.ok) throw this.cap.exceeded(cap, result.userNextSendAtMs);
-    this.loop.wakeBy(result.nextDueAtMs);
-    return { delayId: result.delayId };
+    try {
+      const userId = validateIdentifier(request.userId, 'userId');
+      const roomId = validateIdentifier(request.roomId, 'roomId');
+      const type = validateIdentifier(request.type, 'type');
+      const stateKey = request.stateKey === undefined ? undefined : validateIdentifier(request.stateKey, 'stateKey', true);
+      const txnId = request.txnId === undefined ? undefined : validateIdentifier(request.txnId, 'txnId');
+      const delayMs = validateDelay(request.delayMs, this.options.maxDelayMs);
+      const contentJson = serialiseContent(request.content);
+      const cap = this.cap.capFor(userId);
+      const event = {
+        delayId: newDelayId(),
+        userId,
+        deviceId: request.deviceId,
+        roomId,
+        type,
+        stateKey,
+        contentJson,
+        delayMs,
+        txnKey: txnId === undefined ? undefined : txnKey(request, txnId),
+      };
+      const { clock, txnTtlMs } = this.options;
+      const result = await storeCall(() =>
+        this.rateLimiter.guard('schedule', request, () => this.store.add(event, { nowMs: clock.now(), maxPerUser: cap, txnTtlMs })),
+      );
+      if (!result.ok) throw this.cap.exceeded(cap, result.userNextSendAtMs);
+      if (this.options.metrics !== undefined && !result.duplicate) this.options.metrics.scheduled();
+      this.loop.wakeBy(result.nextDueAtMs);
+      return { delayId: result.delayId };
+    } catch (error) {
+      throw this.rejected('schedule', error);
+    }
   }
 
   /**
@@ -113,12 +120,17 @@ export class DelayedEventScheduler {
    * `StoreUnavailableError`.
    */
   async restart(requester: Requester | string, delayId: DelayId): Promise<void> {
-    const who = asRequester(requester);
-    const result = await storeCall(() =>
-      this.rateLimiter.guard('manage', who, () => (isPlausibleId(delayId) ? this.store.restart(delayId, who.userId, this.options.clock.now()) : NOT_FOUND)),
-    );
-    if (!result.ok) throw await this.notFound(who, delayId);
-    this.loop.wakeBy(result.nextDueAtMs);
+    try {
+      const who = asRequester(requester);
+      const result = await storeCall(() =>
+        this.rateLimiter.guard('manage', who, () => (isPlausibleId(delayId) ? this.store.restart(delayId, who.userId, this.options.clock.now()) : NOT_FOUND)),
+      );
+      if (!result.ok) throw await this.notFound(who, delayId);
+      if (this.options.metrics !== undefined) this.options.metrics.restarted();
+      this.loop.wakeBy(result.nextDueAtMs);
+    } catch (error) {
+      throw this.rejected('restart', error);
+    }
   }
 
   /**
@@ -127,12 +139,16 @@ export class DelayedEventScheduler {
    * @throws `DelayedEventNotFoundError`, `RateLimitedError`, `StoreUnavailableError`.
    */
   async cancel(requester: Requester | string, delayId: DelayId): Promise<void> {
-    const who = asRequester(requester);
-    const result = await storeCall(() =>
-      this.rateLimiter.guard('manage', who, () => (isPlausibleId(delayId) ? this.store.cancel(delayId, who.userId) : NOT_FOUND)),
-    );
-    if (!result.ok) throw await this.notFound(who, delayId);
-    this.delivery.report(result.event, 'action', { kind: 'cancelled', reason: 'action' });
+    try {
+      const who = asRequester(requester);
+      const result = await storeCall(() =>
+        this.rateLimiter.guard('manage', who, () => (isPlausibleId(delayId) ? this.store.cancel(delayId, who.userId) : NOT_FOUND)),
+      );
+      if (!result.ok) throw await this.notFound(who, delayId);
+      this.delivery.report(result.event, 'action', { kind: 'cancelled', reason: 'action' });
+    } catch (error) {
+      throw this.rejected('cancel', error);
+    }
   }
 
   /**
@@ -143,18 +159,22 @@ export class DelayedEventScheduler {
    * `sendEvent` threw.
    */
   async send(requester: Requester | string, delayId: DelayId): Promise<void> {
-    const who = asRequester(requester);
-    const { clock, leaseMs } = this.options;
-    // `manage` innermost: its action reaches the store synchronously, which a limiter may rely on.
-    const claimed = await storeCall(() =>
-      this.rateLimiter.guard('send', who, () =>
-        this.rateLimiter.guard('manage', who, () =>
-          isPlausibleId(delayId) ? this.store.claim(delayId, who.userId, { nowMs: clock.now(), leaseMs, claimToken: newClaimToken() }) : NOT_FOUND,
+    try {
+      const who = asRequester(requester);
+      const { clock, leaseMs } = this.options;
+      // `manage` innermost: its action reaches the store synchronously, which a limiter may rely on.
+      const claimed = await storeCall(() =>
+        this.rateLimiter.guard('send', who, () =>
+          this.rateLimiter.guard('manage', who, () =>
+            isPlausibleId(delayId) ? this.store.claim(delayId, who.userId, { nowMs: clock.now(), leaseMs, claimToken: newClaimToken() }) : NOT_FOUND,
+          ),
         ),
-      ),
-    );
-    if (!claimed.ok) throw await this.notFound(who, delayId);
-    await this.delivery.sendByAction(claimed.event);
+      );
+      if (!claimed.ok) throw await this.notFound(who, delayId);
+      await this.delivery.sendByAction(claimed.event);
+    } catch (error) {
+      throw this.rejected('send', error);
+    }
   }
 
   /**
@@ -165,17 +185,21 @@ export class DelayedEventScheduler {
    * @throws `RateLimitedError`, `StoreUnavailableError`.
    */
   async list(requester: Requester | string, options: { after?: ListCursor | undefined; limit?: number | undefined } = {}): Promise<DelayedEventsPage> {
-    const who = asRequester(requester);
-    const pageSize = this.options.listPageSize;
-    const limit = options.limit !== undefined && Number.isSafeInteger(options.limit) && options.limit > 0 ? Math.min(options.limit, pageSize) : pageSize;
-    // One more than asked for tells whether another page follows.
-    const rows = await storeCall(() =>
-      this.rateLimiter.guard('manage', who, () => this.store.listForUser(who.userId, { after: options.after, limit: limit + 1 })),
-    );
-    const page = rows.slice(0, limit);
-    const events = page.map(pendingView);
-    const last = page[page.length - 1];
-    return rows.length > limit && last !== undefined ? { events, next: { sendAtMs: last.sendAtMs, delayId: last.delayId } } : { events };
+    try {
+      const who = asRequester(requester);
+      const pageSize = this.options.listPageSize;
+      const limit = options.limit !== undefined && Number.isSafeInteger(options.limit) && options.limit > 0 ? Math.min(options.limit, pageSize) : pageSize;
+      // One more than asked for tells whether another page follows.
+      const rows = await storeCall(() =>
+        this.rateLimiter.guard('manage', who, () => this.store.listForUser(who.userId, { after: options.after, limit: limit + 1 })),
+      );
+      const page = rows.slice(0, limit);
+      const events = page.map(pendingView);
+      const last = page[page.length - 1];
+      return rows.length > limit && last !== undefined ? { events, next: { sendAtMs: last.sendAtMs, delayId: last.delayId } } : { events };
+    } catch (error) {
+      throw this.rejected('list', error);
+    }
   }
 
   /**
@@ -186,12 +210,16 @@ export class DelayedEventScheduler {
    * `RateLimitedError`, `StoreUnavailableError`.
    */
   async lookup(requester: Requester | string, delayId: DelayId): Promise<DelayedEventDetails> {
-    const who = asRequester(requester);
-    const row = await storeCall(() => this.rateLimiter.guard('manage', who, () => (isPlausibleId(delayId) ? this.store.get(delayId) : NONE)));
-    if (row !== undefined && row.userId === who.userId) return pendingView(row);
-    const finalised = await this.findFinalised(who, delayId);
-    if (finalised === undefined) throw new DelayedEventNotFoundError();
-    return finalisedView(finalised);
+    try {
+      const who = asRequester(requester);
+      const row = await storeCall(() => this.rateLimiter.guard('manage', who, () => (isPlausibleId(delayId) ? this.store.get(delayId) : NONE)));
+      if (row !== undefined && row.userId === who.userId) return pendingView(row);
+      const finalised = await this.findFinalised(who, delayId);
+      if (finalised === undefined) throw new DelayedEventNotFoundError();
+      return finalisedView(finalised);
+    } catch (error) {
+      throw this.rejected('lookup', error);
+    }
   }
 
   /**
@@ -228,6 +256,23 @@ export class DelayedEventScheduler {
   /** Resolves when no delivery run is in progress. */
   idle(): Promise<void> {
     return this.loop.idle();
+  }
+
+  /**
+   * Counts from the store for metrics and health: outstanding events and the earliest due time;
+   * `undefined` when the store lacks `stats`.
+   *
+   * @throws `StoreUnavailableError` when the store fails.
+   */
+  stats(): Promise<StoreStats | undefined> {
+    return storeCall(async () => this.store.stats?.());
+  }
+
+  /** Reports a refused request to the metrics hook; returns the error to throw. */
+  private rejected(operation: MetricsOperation, error: unknown): unknown {
+    const metrics = this.options.metrics;
+    if (metrics !== undefined) metrics.rejected(operation, asMatrixError(error)?.errcode ?? 'M_UNKNOWN');
+    return error;
   }
 
   private async findFinalised(who: Requester, delayId: DelayId): Promise<FinalisedDelayedEvent | undefined> {

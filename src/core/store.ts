@@ -298,6 +298,18 @@ export interface DelayedEventStore {
    */
   finaliseMany?(events: readonly ClaimedDelayedEvent[]): Promise<MutationResult[]>;
 
+  /**
+   * Optional (for graceful shutdown, `stop({ deadlineMs })`): gives up claims this worker still holds,
+   * so another worker sends the events at once instead of after the lease. Each event whose claim token
+   * still matches becomes pending again, due at its `sendAtMs` (a due event is due at once; one claimed
+   * by the `send` action goes back to its schedule), its attempt count unchanged; a claim no longer
+   * held gives `not_found` for that item and is left alone. Stores shared across processes announce the
+   * new earliest due time to watchers, as any change that makes something due earlier does.
+   *
+   * @returns One result per event, in order.
+   */
+  release?(events: readonly ClaimedDelayedEvent[], nowMs: number): Promise<MutationResult[]>;
+
   /** Cancels pending state events for one (room, type, state key), keeping `keepUserId`'s own. */
   cancelByStateKey(filter: StateKeyFilter): Promise<CancelByStateKeyResult>;
 
