@@ -58,6 +58,7 @@ export type {
   ScheduleResult,
   DelayedEventsPage,
   PersistedStateEvent,
+  SchedulerHealth,
 } from './core/types.js';
 export { createMemoryStore } from './stores/memory/memory-store.js';
 export type {

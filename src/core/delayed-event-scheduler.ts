@@ -1,3 +1,4 @@
+import { ConfigError } from './config-error.js';
 import { Delivery } from './delivery.js';
 import { DeliveryLoop } from './delivery-loop.js';
 import { asMatrixError, DelayedEventNotFoundError, storeCall } from './errors.js';
@@ -7,7 +8,7 @@ import { MaxOutstandingGuard } from './max-outstanding-guard.js';
 import { resolveSchedulerOptions, type DelayedEventSchedulerOptions, type ResolvedSchedulerOptions } from './options.js';
 import { RateLimiter, type RateLimiterLike } from './rate-limiter.js';
 import type { DelayedEventStore, FinalisedDelayedEvent, ListCursor, StoreStats } from './store.js';
-import type { DelayedEventDetails, DelayedEventsPage, DelayId, PersistedStateEvent, Requester, ScheduleRequest, ScheduleResult } from './types.js';
+import type { DelayedEventDetails, DelayedEventsPage, DelayId, PersistedStateEvent, Requester, ScheduleRequest, ScheduleResult, SchedulerHealth } from './types.js';
 import { finalisedView, pendingView } from './views.js';
 import { asRequester, isPlausibleId, serialiseContent, validateDelay, validateIdentifier } from './validate.js';
 
@@ -248,9 +249,52 @@ export class DelayedEventScheduler {
     return this.loop.start();
   }
 
-  /** Stops delivery: clears the timer and waits for sends in flight. Scheduling still works. */
-  stop(): Promise<void> {
-    return this.loop.stop();
+  /**
+   * Stops delivery: clears the timer, stops claiming, and waits for the sends in flight. Scheduling
+   * still works.
+   *
+   * @param options - `deadlineMs`: wait at most this long, then abort the sends' signals and release
+   * every claim this process still holds (with a store that has `release`), so another worker sends
+   * those events at once rather than after `leaseMs`. Without it, waits for every send in flight.
+   * Either way a batch claimed ahead and not yet started is released at once (or, with a store
+   * without `release`, sent first).
+   */
+  stop(options: { readonly deadlineMs?: number } = {}): Promise<void> {
+    const deadlineMs = options.deadlineMs;
+    if (deadlineMs !== undefined && (typeof deadlineMs !== 'number' || !Number.isFinite(deadlineMs) || deadlineMs < 0)) {
+      return Promise.reject(new ConfigError('ERR_DE_OPTION_INVALID', `deadlineMs must be a number >= 0 (got ${String(deadlineMs)})`));
+    }
+    return this.loop.stop({ deadlineMs });
+  }
+
+  /**
+   * A health report for readiness probes: whether the store answers, the state of the wake-up timer,
+   * and how far behind delivery is.
+   *
+   * @param options - `timeoutMs`: how long to wait for the store before calling it unreachable
+   * (default 2000).
+   */
+  async health(options: { readonly timeoutMs?: number } = {}): Promise<SchedulerHealth> {
+    const { clock } = this.options;
+    const timer = this.loop.timerState();
+    const nowMs = clock.now();
+    let nextDueAtMs: number | undefined;
+    let store: SchedulerHealth['store'] = 'ok';
+    let handle: unknown;
+    try {
+      nextDueAtMs = await Promise.race([
+        this.store.nextDueAtMs(),
+        new Promise<never>((_resolve, reject) => {
+          handle = clock.setTimer(() => reject(new Error('store health check timed out')), options.timeoutMs ?? 2000);
+        }),
+      ]);
+    } catch {
+      store = 'unreachable';
+    } finally {
+      clock.clearTimer(handle);
+    }
+    if (store === 'unreachable') return { store, timer };
+    return nextDueAtMs === undefined ? { store, timer } : { store, timer, nextDueAtMs, oldestDueLagMs: Math.max(0, nowMs - nextDueAtMs) };
   }
 
   /** Resolves when no delivery run is in progress. */

@@ -96,6 +96,8 @@ export class Delivery {
   private retaining: FinalisedDelayedEvent[] = [];
   /** One controller per claim being sent: its signal goes to `sendEvent`. */
   private readonly leases = new Set<AbortController>();
+  /** The claimed batches being sent (for `stop()` to release what it gives up). */
+  private readonly sending = new Set<readonly ClaimedDelayedEvent[]>();
 
   constructor(
     private readonly options: ResolvedSchedulerOptions,
@@ -115,7 +117,19 @@ export class Delivery {
     const first = batch[0];
     if (first === undefined) return;
     // One claim, one lease: the whole batch shares one signal.
-    await this.underLease(first.leaseUntilMs, (signal) => this.sendRooms(batch, signal));
+    this.sending.add(batch);
+    try {
+      await this.underLease(first.leaseUntilMs, (signal) => this.sendRooms(batch, signal));
+    } finally {
+      this.sending.delete(batch);
+    }
+  }
+
+  /** The claimed events of the batches being sent: those not yet finalised are still claimed. */
+  heldClaims(): ClaimedDelayedEvent[] {
+    const held: ClaimedDelayedEvent[] = [];
+    for (const batch of this.sending) held.push(...batch);
+    return held;
   }
 
   private async sendRooms(batch: readonly ClaimedDelayedEvent[], signal: AbortSignal): Promise<void> {
@@ -128,9 +142,12 @@ export class Delivery {
     const rooms = [...byRoom.values()];
     let next = 0;
     const worker = async (): Promise<void> => {
-      while (next < rooms.length) {
+      // Once the claim is given up (its lease ran out, or `stop()` stopped waiting), no further event
+      // of the batch is handed over: it is due again, for whichever worker claims it next.
+      while (next < rooms.length && !signal.aborted) {
         const room = rooms[next++] as ClaimedDelayedEvent[];
         for (const event of room) {
+          if (signal.aborted) return;
           const sending = this.sendDue(event, signal);
           if (sending !== undefined) await sending;
         }

@@ -190,3 +190,22 @@ export interface DelayedEventDetails extends PendingDelayedEvent {
     readonly error?: { readonly errcode: string; readonly message: string } | undefined;
   };
 }
+
+/** What {@link DelayedEventScheduler.health} reports. */
+export interface SchedulerHealth {
+  /** Whether the store answered (within the health check's timeout). */
+  readonly store: 'ok' | 'unreachable';
+  /**
+   * The wake-up timer: `armed` (waiting for the next due event), `idle` (started, nothing scheduled),
+   * `draining` (sending due events now), or `stopped` (`start()` not called, or `stop()` called).
+   */
+  readonly timer: 'armed' | 'idle' | 'draining' | 'stopped';
+  /** The earliest due time in the store, Unix ms; absent when nothing is scheduled or the store did not answer. */
+  readonly nextDueAtMs?: number;
+  /**
+   * How overdue the oldest due event is, in ms (0 when nothing is overdue); absent when nothing is
+   * scheduled or the store did not answer. A value that keeps growing means delivery is stuck or
+   * falling behind (no worker started, the host's `sendEvent` hangs, or the store fails).
+   */
+  readonly oldestDueLagMs?: number;
+}
