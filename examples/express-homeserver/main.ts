@@ -13,6 +13,9 @@ import { consoleLogger } from '../../src/core/logging.js';
 // as it is. The example prints to the console, message first.
 const logger = consoleLogger();
 
+/** How long a SIGTERM waits for sends in flight before releasing their claims to other workers. */
+const SHUTDOWN_DEADLINE_MS = 10_000;
+
 async function openRedis(config: EnvConfig): Promise<OpenedRedis | undefined> {
   if (config.store === 'memory') return undefined;
   // Imported only when asked for, so the memory path does not need ioredis installed.
@@ -53,14 +56,15 @@ async function main(): Promise<void> {
   const listening = await homeserver.listen(config.port, config.host);
   console.log(`Example homeserver (NOT for production) for ${config.serverName} listening on ${listening.url}`);
   console.log(`Delayed events: ${config.store} store; MSC4140 advertised in ${listening.url}/_matrix/client/versions`);
+  console.log(`Prometheus metrics on ${listening.url}/metrics, readiness on ${listening.url}/health`);
 
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    console.log(`${signal}: shutting down`);
+    console.log(`${signal}: shutting down (sends in flight get ${SHUTDOWN_DEADLINE_MS} ms, then go to other workers)`);
     listening
-      .close()
+      .close({ deadlineMs: SHUTDOWN_DEADLINE_MS })
       .then(() => redis?.close())
       .then(
         () => process.exit(0),
