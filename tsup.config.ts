@@ -7,6 +7,7 @@ export default defineConfig({
     redis: 'src/redis/index.ts',
     express: 'src/adapters/express/index.ts',
     node: 'src/adapters/node/index.ts',
+    prometheus: 'src/prometheus/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,
@@ -15,5 +16,5 @@ export default defineConfig({
   target: 'node20',
   // Without splitting, tsup gives each CJS entry its own copy of the error classes (tsup#408).
   splitting: true,
-  external: ['ioredis', 'express', 'vitest', 'rate-limiter-flexible'],
+  external: ['ioredis', 'express', 'vitest', 'rate-limiter-flexible', 'prom-client'],
 });
