@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    globalSetup: ['test/setup/redis-global-setup.ts'],
+    globalSetup: ['test/setup/redis-global-setup.ts', 'test/setup/current-sdk-global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Two cores: real-Redis and multi-process tests must not starve each other.
