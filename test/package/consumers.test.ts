@@ -12,6 +12,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { npmInstall, packRepo, repoVersionOf, run, runNode, TempDirs, TSC, writeFiles } from './helpers.js';
+import { EXPECTED_SCENARIO, SCENARIO } from './scenario.js';
 import type { Packed } from './helpers.js';
 
 const OPTIONAL_PEERS = ['ioredis', 'express', 'vitest', 'fast-check'];
@@ -19,39 +20,6 @@ const temp = new TempDirs();
 let packed: Packed;
 let withPeers: string;
 let noPeers: string;
-
-/**
- * Schedules one event due now and one due in 5 s on a `ManualClock`, then moves the clock. The same
- * text runs as ESM and as CJS; `lib` and `testing` are the two modules as that consumer loaded them.
- */
-const SCENARIO = `
-async function scenario(lib, testing) {
-  const clock = new testing.ManualClock(1_000_000);
-  const sent = [];
-  const scheduler = new lib.DelayedEventScheduler({
-    clock,
-    sendEvent: async (event) => { sent.push({ type: event.type, content: event.content, sendAtMs: event.sendAtMs }); },
-  });
-  await scheduler.start();
-  const who = { userId: '@alice:example.org', deviceId: 'PHONE', roomId: '!room:example.org' };
-  const now = await scheduler.schedule({ ...who, type: 'org.example.now', content: { n: 0 }, delayMs: 0 });
-  const later = await scheduler.schedule({ ...who, type: 'org.example.later', content: { n: 1 }, delayMs: 5000 });
-  await clock.advanceAsync(0);
-  const sentAtStart = sent.map((e) => e.type);
-  await clock.advanceAsync(5000);
-  await scheduler.stop();
-  return { distinctIds: now.delayId !== later.delayId, sentAtStart, sent, clockNow: clock.now() };
-}`;
-
-const EXPECTED_SCENARIO = {
-  distinctIds: true,
-  sentAtStart: ['org.example.now'],
-  sent: [
-    { type: 'org.example.now', content: { n: 0 }, sendAtMs: 1_000_000 },
-    { type: 'org.example.later', content: { n: 1 }, sendAtMs: 1_005_000 },
-  ],
-  clockNow: 1_005_000,
-};
 
 /** Sends one event through the real system clock, as an embedding server would with no test helpers. */
 const SYSTEM_CLOCK_SEND = `

@@ -117,5 +117,11 @@ export function writeFiles(dir: string, files: Record<string, string>): void {
 
 /** `npm install` of the given specs into `dir`, preferring the npm cache over the network. */
 export async function npmInstall(dir: string, specs: readonly string[], timeoutMs = 120_000): Promise<void> {
-  await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--no-package-lock', ...specs], { cwd: dir, timeoutMs });
+  // As an environment variable, prefer-offline also reaches the nested `npm install` that npm runs in a git
+  // dependency's clone; as a flag it would not.
+  await run('npm', ['install', '--no-audit', '--no-fund', '--no-package-lock', ...specs], {
+    cwd: dir,
+    timeoutMs,
+    env: childEnv({ npm_config_prefer_offline: 'true' }),
+  });
 }
