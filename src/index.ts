@@ -4,7 +4,8 @@
  * The core is framework-agnostic: a {@link DelayedEventScheduler} over a {@link DelayedEventStore},
  * a {@link RateLimiter}, a {@link MaxOutstandingGuard} and an {@link ErrorMapper}. HTTP adapters live in
  * `matrix-delayed-events/express` and `matrix-delayed-events/node`, the Redis store in
- * `matrix-delayed-events/redis`, test helpers in `matrix-delayed-events/testing`.
+ * `matrix-delayed-events/redis`, test helpers in `matrix-delayed-events/testing`
+ * (`ManualClock`) and `matrix-delayed-events/testing/conformance` (the store conformance suite, ESM-only).
  *
  * @module
  */

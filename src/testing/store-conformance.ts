@@ -46,7 +46,7 @@ let prefixCounter = 0;
  *
  * @example
  * ```ts
- * import { describeStoreConformance } from 'matrix-delayed-events/testing';
+ * import { describeStoreConformance } from 'matrix-delayed-events/testing/conformance';
  * describeStoreConformance('my store', async ({ keyPrefix }) => {
  *   const store = await createMyStore({ prefix: keyPrefix });
  *   return { store, cleanup: () => store.dropAll() };
