@@ -19,7 +19,6 @@ import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DelayedEventScheduler, RateLimiter } from '../../src/index.js';
 import { createRedisStore } from '../../src/stores/redis/index.js';
-import type { PrivateCluster } from '../setup/redis-cluster.js';
 import { deleteByPrefixOnCluster, newClusterClient, useCluster } from './helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -73,14 +72,35 @@ async function openRoom(): Promise<Room> {
   };
 }
 
-function startWorker(id: string, prefix: string, roomUrl: string, seeds: PrivateCluster['seeds']): Promise<ChildProcess> {
+/** A worker process (loaded once for the file; see workers/cluster-worker.ts). */
+interface Worker {
+  readonly id: string;
+  readonly child: ChildProcess;
+  /** Sends a message and waits for the reply of the given type. */
+  ask(message: object, replyType: string): Promise<void>;
+}
+
+function forkWorker(id: string): Promise<Worker> {
   const child = fork(join(here, 'workers/cluster-worker.ts'), [], {
     execArgv: ['--import', 'tsx'],
-    env: { ...process.env, MDE_SEEDS: JSON.stringify(seeds), MDE_PREFIX: prefix, WORKER_ID: id, ROOM_URL: roomUrl, LEASE_MS: String(LEASE_MS) },
+    env: { ...process.env, WORKER_ID: id },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
+  const ask = (message: object, replyType: string): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const onMessage = (reply: { type?: string }): void => {
+        if (reply?.type !== replyType) return;
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+        resolve();
+      };
+      const onExit = (code: number | null): void => reject(new Error(`worker ${id} exited (code ${code})`));
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+      child.send(message);
+    });
   return new Promise((resolve, reject) => {
-    child.once('message', () => resolve(child));
+    child.once('message', () => resolve({ id, child, ask }));
     child.once('exit', (code) => reject(new Error(`worker ${id} exited early (code ${code})`)));
   });
 }
@@ -91,6 +111,17 @@ async function stopWorker(child: ChildProcess): Promise<void> {
   child.send?.({ type: 'stop' });
   if ((await Promise.race([exited, sleep(3000, 'timeout')])) === 'timeout') child.kill('SIGKILL');
 }
+
+// The worker processes load while the cluster starts (both take seconds on 2 cores).
+let workers: Worker[] = [];
+const loading = Promise.all(['w1', 'w2', 'w3'].map(forkWorker));
+loading.catch(() => {});
+beforeAll(async () => {
+  workers = await loading;
+}, 60_000);
+afterAll(async () => {
+  await Promise.all(workers.map((w) => stopWorker(w.child)));
+});
 
 /** What one run found. */
 interface FleetResult {
@@ -119,12 +150,14 @@ async function runFleet(name: string, disrupt: (slot: number) => Promise<string>
   const prefix = `fleet${process.pid}${name}`;
   const c = cluster();
   const room = await openRoom();
-  const workers: ChildProcess[] = [];
+  let running = false;
   const startedAt = performance.now();
   try {
     const slot = await c.keySlot(`${prefix}:{${prefix}}:ev`);
-    workers.push(...(await Promise.all(['w1', 'w2', 'w3'].map((id) => startWorker(id, prefix, room.url, c.seeds)))));
+    running = true;
+    await Promise.all(workers.map((w) => w.ask({ type: 'run', seeds: c.seeds, prefix, roomUrl: room.url, leaseMs: LEASE_MS }, 'running')));
 
+    const workersAt = Math.round(performance.now() - startedAt);
     // The scheduling side (never started: it only accepts requests), on its own Cluster client.
     const store = createRedisStore({ client, keyPrefix: prefix });
     const scheduler = new DelayedEventScheduler({
@@ -157,6 +190,7 @@ async function runFleet(name: string, disrupt: (slot: number) => Promise<string>
       }
     }
     const scheduledInMs = Date.now() - t0;
+    const scheduledAt = Math.round(performance.now() - startedAt);
 
     // Disrupt once about a third has been delivered.
     const deadline = Date.now() + 40_000;
@@ -165,17 +199,20 @@ async function runFleet(name: string, disrupt: (slot: number) => Promise<string>
     const deliveredBefore = room.unique.size;
     const disruption = await disrupt(slot);
     const disruptionMs = Math.round(performance.now() - disruptStart);
+    const disruptedAt = Math.round(performance.now() - startedAt);
 
     // Wait for every acknowledged event, then for the schedule to drain (no claim left whose lease
     // could lapse and be sent again), then a little for requests in flight.
     const ackSet = new Set(acknowledged);
     const allIn = (): boolean => acknowledged.every((id) => room.unique.has(id));
     while (!allIn() && Date.now() < deadline) await sleep(50);
+    const allInAt = Math.round(performance.now() - startedAt);
     while (Date.now() < deadline) {
       const next = await store.nextDueAtMs().catch(() => -1);
       if (next === undefined) break;
       await sleep(100);
     }
+    const drainedAt = Math.round(performance.now() - startedAt);
     await sleep(500);
     await store.close();
 
@@ -203,11 +240,12 @@ async function runFleet(name: string, disrupt: (slot: number) => Promise<string>
       `[cluster fleet: ${name}] acknowledged ${result.acknowledged} (scheduled in ${scheduledInMs} ms, ${result.rejected} rejected), ` +
         `delivered ${result.delivered}, lost ${result.lost}; raw deliveries ${result.rawDeliveries}, raw repeats ${result.rawRepeats} ` +
         `(${result.repeatedIds} delayIds), unacknowledged delivered ${result.unacknowledged}; by worker ${JSON.stringify(byWorker)}; ` +
-        `${result.disruption}, took ${disruptionMs} ms; whole run ${result.elapsedMs} ms`,
+        `${result.disruption}, took ${disruptionMs} ms; timeline: workers ready ${workersAt} ms, scheduled ${scheduledAt} ms, ` +
+        `disrupted at ${disruptedAt} ms, all delivered ${allInAt} ms, schedule drained ${drainedAt} ms, whole run ${result.elapsedMs} ms`,
     );
     return result;
   } finally {
-    await Promise.all(workers.map(stopWorker));
+    if (running) await Promise.all(workers.map((w) => w.ask({ type: 'end-run' }, 'ended')));
     await room.close();
     await deleteByPrefixOnCluster(client, `${prefix}:`).catch(() => {});
   }
