@@ -8,27 +8,22 @@ export default defineConfig({
     maxWorkers: 2,
     // The JSON report feeds the "N passed, N failed" line that .ci/run prints.
     reporters: ['default', ['json', { outputFile: '.vitest-results.json' }]],
+    // Heavy groups run one after another, after the timing-sensitive library tests, instead of taking
+    // CPU from them: the Redis Cluster tests (6 redis-servers and 3 worker processes each), then the
+    // packed-package tests (packing and installing load both cores for a minute).
     projects: [
       {
         extends: true,
         test: {
           name: 'library',
           include: ['test/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, 'test/package/**'],
+          exclude: [...configDefaults.exclude, 'test/package/**', 'test/cluster/**'],
           globalSetup: ['test/setup/redis-global-setup.ts', 'test/setup/current-sdk-global-setup.ts'],
           sequence: { groupOrder: 0 },
         },
       },
-      {
-        extends: true,
-        test: {
-          name: 'package',
-          include: ['test/package/**/*.test.ts'],
-          // Packing and installing load both cores for a minute; run alone, after the timing-sensitive
-          // tests, instead of slowing them into failures.
-          sequence: { groupOrder: 1 },
-        },
-      },
+      { extends: true, test: { name: 'cluster', include: ['test/cluster/**/*.test.ts'], sequence: { groupOrder: 1 } } },
+      { extends: true, test: { name: 'package', include: ['test/package/**/*.test.ts'], sequence: { groupOrder: 2 } } },
     ],
   },
 });
