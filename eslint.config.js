@@ -47,6 +47,20 @@ export default tseslint.config(
     },
   },
   {
+    // The Prometheus binding sees only the core's metrics hook (and prom-client).
+    files: ['src/prometheus/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/http/**', '**/adapters/**', '**/stores/**', '**/redis/**', '**/testing/**'], message: 'src/prometheus may import only the core.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.cjs', '**/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },

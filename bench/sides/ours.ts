@@ -28,6 +28,8 @@ import {
   withStormInstant,
   waitUntil,
 } from './common.js';
+import { Registry } from 'prom-client';
+import { createPrometheusMetrics } from '../../src/prometheus/index.js';
 import type { Side, SideFactory, SideSettings } from './types.js';
 
 /** Which store, and whether operations go through the scheduler. */
@@ -36,6 +38,8 @@ export interface OursMode {
   readonly via: 'store' | 'scheduler';
   /** Put the Redis-backed `manage` bucket in the path (a limit high enough never to refuse). */
   readonly redisManageLimit?: boolean;
+  /** Prometheus metrics on (`createPrometheusMetrics` on a registry of its own). */
+  readonly metrics?: boolean;
 }
 
 const TXN_TTL_MS = 86_400_000;
@@ -130,6 +134,7 @@ export function createOursSide(mode: OursMode): SideFactory {
           rateLimiter: built.rateLimiter,
           maxOutstandingPerUser: CAP_PER_USER,
           maxDelayMs: IDLE_DELAY_MS * 2,
+          ...(mode.metrics ? { metrics: createPrometheusMetrics({ registry: new Registry() }) } : {}),
         });
       }
       return store;
