@@ -15,6 +15,7 @@ import type {
   StateKeyFilter,
   StoreCapabilities,
   StoredDelayedEvent,
+  StoreStats,
 } from '../../core/store.js';
 import type { DelayId, Logger } from '../../core/types.js';
 import { decodeFinalised } from './codec.js';
@@ -36,7 +37,7 @@ import { decodeList, listCall } from './scripts/list.js';
 import { decodeReschedule, rescheduleCall } from './scripts/reschedule.js';
 import { decodeRelease, releaseCall } from './scripts/release.js';
 import { retainCall } from './scripts/retain.js';
-import { decodeStats, statsCall, type RedisStoreStats } from './scripts/stats.js';
+import { decodeStats, statsCall } from './scripts/stats.js';
 import { decodeRestart, restartCall, type RestartItem, type RestartRefused, type RestartResult } from './scripts/restart.js';
 import { WakeSubscriber } from './wake-subscriber.js';
 
@@ -90,13 +91,14 @@ export interface RedisStore extends DelayedEventStore {
    */
   retain(events: readonly FinalisedDelayedEvent[], options: RetentionOptions): Promise<void>;
   /**
-   * Always present (graceful shutdown): one script call per 128 events; each event still claimed
-   * under its token is pending again at the send time its claim recorded, its attempts unchanged, and
-   * watchers hear of a new earliest due time. `nowMs` is not needed (the records hold the send times).
+   * Always present (graceful shutdown, see {@link DelayedEventStore.release}): one script call per 128
+   * events; each event still claimed under its token is pending again at the send time its claim
+   * recorded, its attempts unchanged, and watchers hear of a new earliest due time. `nowMs` is not
+   * needed (the records hold the send times).
    */
   release(events: readonly ClaimedDelayedEvent[], nowMs: number): Promise<MutationResult[]>;
-  /** Always present (metrics): `ZCARD` of the due index (pending and claimed) and its head, one script call. */
-  stats(): Promise<RedisStoreStats>;
+  /** Always present (metrics, see {@link DelayedEventStore.stats}): `ZCARD` of the due index (pending and claimed) and its head, one script call. */
+  stats(): Promise<StoreStats>;
   /** Always present: one `HGET` on the owner's hash (see {@link DelayedEventStore.getFinalised}). */
   getFinalised(delayId: DelayId, userId: string, options: { readonly nowMs: number; readonly maxAgeMs: number }): Promise<FinalisedDelayedEvent | undefined>;
   /** Closes the store's subscriber connection (never the client it was given). */
@@ -235,7 +237,7 @@ class RedisDelayedEventStore implements RedisStore {
     });
   }
 
-  stats(): Promise<RedisStoreStats> {
+  stats(): Promise<StoreStats> {
     return this.afterCharge(async () => decodeStats((await this.redis.run(statsCall(this.keys))) as Reply));
   }
 

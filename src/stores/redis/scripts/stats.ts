@@ -1,14 +1,7 @@
 /** `read-store-stats-1.lua`: arguments and reply. @internal @packageDocumentation */
+import type { StoreStats } from '../../../core/store.js';
 import type { RedisKeys } from '../keys.js';
 import { optionalNumber, type Reply, type ScriptCall } from './call.js';
-
-/** What the Redis store's `stats()` reports. @internal */
-export interface RedisStoreStats {
-  /** Outstanding events: pending and claimed, of every user. */
-  readonly outstanding: number;
-  /** Earliest due time; `undefined` when empty. */
-  readonly nextDueAtMs: number | undefined;
-}
 
 /** @internal */
 export function statsCall(k: RedisKeys): ScriptCall {
@@ -16,6 +9,6 @@ export function statsCall(k: RedisKeys): ScriptCall {
 }
 
 /** @internal */
-export function decodeStats(reply: Reply): RedisStoreStats {
+export function decodeStats(reply: Reply): StoreStats {
   return { outstanding: Number(reply[0]), nextDueAtMs: optionalNumber(reply[1]) };
 }
