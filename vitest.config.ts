@@ -1,6 +1,19 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { configDefaults, defineConfig } from 'vitest/config';
 
+/**
+ * The examples import the package by name, as a copied example must; in this repository the names map
+ * to the sources, by the same `paths` that tsc and tsx use (tsconfig.json is their one definition).
+ */
+const paths = (JSON.parse(readFileSync('tsconfig.json', 'utf8')) as { compilerOptions: { paths: Record<string, string[]> } }).compilerOptions.paths;
+const packageAliases = Object.entries(paths)
+  // Longest first, so `…/testing/conformance` wins over `…/testing`.
+  .sort(([a], [b]) => b.length - a.length)
+  .map(([name, [target]]) => ({ find: new RegExp(`^${name.replace(/[/.]/g, '\\$&')}$`), replacement: resolve(target as string) }));
+
 export default defineConfig({
+  resolve: { alias: packageAliases },
   test: {
     testTimeout: 30_000,
     hookTimeout: 60_000,

@@ -2,7 +2,7 @@
  * A runnable tour of the core on the in-memory store (`npm run example:demo`): schedule, heartbeat
  * (restart), let one fire, cancel another, send one early, and watch newer state cancel one.
  */
-import { createMemoryStore, DelayedEventScheduler, RateLimiter, type DueDelayedEvent } from '../../src/index.js';
+import { createMemoryStore, DelayedEventScheduler, RateLimiter, type DueDelayedEvent } from 'matrix-delayed-events';
 
 const started = Date.now();
 const log = (message: string) => console.log(`[+${String(Date.now() - started).padStart(5)} ms] ${message}`);

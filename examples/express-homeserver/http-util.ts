@@ -4,7 +4,7 @@
  * Every failure leaves as a Matrix JSON error (`{ errcode, error }`), never an Express HTML page.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { asMatrixError, MatrixError } from '../../src/core/errors.js';
+import { asMatrixError, MatrixError } from 'matrix-delayed-events';
 
 /** A JSON object. */
 export type Json = Record<string, unknown>;

@@ -7,7 +7,7 @@ import type { EnvConfig } from './config.js';
 import type * as RedisStoreModule from './redis-store.js';
 import type { OpenedRedis } from './redis-store.js';
 import { createHomeserver } from './server.js';
-import { consoleLogger } from '../../src/core/logging.js';
+import { consoleLogger } from 'matrix-delayed-events';
 
 // The library logs in pino's shape (`logger.warn({ delayId, err }, 'message')`); a pino logger fits
 // as it is. The example prints to the console, message first.

@@ -4,10 +4,9 @@
  * never loads ioredis.
  */
 import { Redis } from 'ioredis';
-import type { BucketLimit, RateLimitBucket, RateLimiterLike } from '../../src/core/rate-limiter.js';
-import type { Logger } from '../../src/core/types.js';
-import { createRedisDelayedEvents } from '../../src/redis/index.js';
-import type { RedisStore } from '../../src/redis/index.js';
+import type { BucketLimit, RateLimitBucket, RateLimiterLike, Logger } from 'matrix-delayed-events';
+import { createRedisDelayedEvents } from 'matrix-delayed-events/redis';
+import type { RedisStore } from 'matrix-delayed-events/redis';
 
 /** What {@link openRedis} opened. */
 export interface OpenedRedis {

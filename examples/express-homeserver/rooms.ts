@@ -10,7 +10,7 @@ import type { Json } from './http-util.js';
 import { fail } from './http-util.js';
 import type { RoomView } from './power-levels.js';
 import { authorise, pruneContent } from './power-levels.js';
-import { delayIdUnsigned } from '../../src/http/unsigned.js';
+import { delayIdUnsigned } from 'matrix-delayed-events';
 
 /** A room event as stored. */
 export interface RoomEvent {

@@ -9,8 +9,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { DelayedEventScheduler, RateLimiter } from '../../src/index.js';
-import { createRedisStore } from '../../src/redis/index.js';
+import { DelayedEventScheduler, RateLimiter } from 'matrix-delayed-events';
+import { createRedisStore } from 'matrix-delayed-events/redis';
 import { openRoom, type RoomStats } from './room.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

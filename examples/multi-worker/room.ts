@@ -6,7 +6,7 @@
  * repeat. Dedupe and append run in one small script, so a crash between them cannot lose the event.
  */
 import type { Redis } from 'ioredis';
-import type { DueDelayedEvent } from '../../src/index.js';
+import type { DueDelayedEvent } from 'matrix-delayed-events';
 
 const APPEND_ONCE = `
 if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[4]) then

@@ -9,8 +9,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { DelayedEventScheduler } from '../../src/index.js';
-import { createRedisRateLimiter, createRedisStore } from '../../src/redis/index.js';
+import { DelayedEventScheduler } from 'matrix-delayed-events';
+import { createRedisRateLimiter, createRedisStore } from 'matrix-delayed-events/redis';
 import { openRoom } from './room.js';
 
 const redisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
