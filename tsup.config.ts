@@ -7,6 +7,8 @@ export default defineConfig({
     redis: 'src/stores/redis/index.ts',
     express: 'src/adapters/express/index.ts',
     node: 'src/adapters/node/index.ts',
+    fetch: 'src/adapters/fetch/index.ts',
+    fastify: 'src/adapters/fastify/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,
@@ -15,5 +17,5 @@ export default defineConfig({
   target: 'node20',
   // Without splitting, tsup gives each CJS entry its own copy of the error classes (tsup#408).
   splitting: true,
-  external: ['ioredis', 'express', 'vitest', 'rate-limiter-flexible'],
+  external: ['ioredis', 'express', 'fastify', 'vitest', 'rate-limiter-flexible'],
 });
