@@ -26,8 +26,39 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/adapters/**/*.ts', 'src/stores/redis/**/*.ts'],
+    files: ['src/adapters/**/*.ts', 'src/redis/**/*.ts'],
     rules: { 'no-restricted-imports': 'off' },
+  },
+  {
+    // The store imports nothing of the core but its ports; the pair in src/redis links it to the limiter.
+    files: ['src/stores/redis/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/core/*', '!**/core/store.js', '!**/core/types.js', '!**/core/clock.js', '!**/core/config-error.js', '**/redis/*', '!./**'],
+              message: 'The Redis store imports only the core ports (store, types, clock, config-error).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The Prometheus binding sees only the core's metrics hook (and prom-client).
+    files: ['src/prometheus/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/http/**', '**/adapters/**', '**/stores/**', '**/redis/**', '**/testing/**'], message: 'src/prometheus may import only the core.' },
+          ],
+        },
+      ],
+    },
   },
   {
     files: ['**/*.js', '**/*.cjs', '**/*.mjs'],

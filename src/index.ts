@@ -4,7 +4,8 @@
  * The core is framework-agnostic: a {@link DelayedEventScheduler} over a {@link DelayedEventStore},
  * a {@link RateLimiter}, a {@link MaxOutstandingGuard} and an {@link ErrorMapper}. HTTP adapters live in
  * `matrix-delayed-events/express` and `matrix-delayed-events/node`, the Redis store in
- * `matrix-delayed-events/redis`, test helpers in `matrix-delayed-events/testing`.
+ * `matrix-delayed-events/redis`, test helpers in `matrix-delayed-events/testing`
+ * (`ManualClock`) and `matrix-delayed-events/testing/conformance` (the store conformance suite, ESM-only).
  *
  * @module
  */
@@ -41,6 +42,9 @@ export {
 export type { DelayedEventsErrcode, MatrixErrorShape } from './core/errors.js';
 export { ConfigError, isConfigError } from './core/config-error.js';
 export type { ConfigErrorCode } from './core/config-error.js';
+export { consoleLogger, logId } from './core/logging.js';
+export type { SchedulerMetrics, MetricsOperation, MetricsSource } from './core/metrics.js';
+export type { ConsoleLike } from './core/logging.js';
 export { systemClock, MAX_TIMER_DELAY_MS } from './core/clock.js';
 export type { Clock, TimerHandle } from './core/clock.js';
 export type {
@@ -50,6 +54,7 @@ export type {
   DueDelayedEvent,
   SendEventFn,
   Logger,
+  LogFn,
   FinalOutcome,
   PendingDelayedEvent,
   ScheduleRequest,
@@ -57,6 +62,7 @@ export type {
   DelayedEventsPage,
   PersistedStateEvent,
   DelayedEventDetails,
+  SchedulerHealth,
 } from './core/types.js';
 export { createMemoryStore } from './stores/memory/memory-store.js';
 export type {
@@ -77,6 +83,7 @@ export type {
   FinalisedDelayedEvent,
   FinalisedOutcome,
   RetentionOptions,
+  StoreStats,
 } from './core/store.js';
 export { encodeCursor, decodeCursor } from './http/cursor.js';
 export { createDelayedEventsHandler } from './http/handlers.js';

@@ -4,9 +4,8 @@
  */
 import { Redis } from 'ioredis';
 import { DelayedEventScheduler } from '../../src/core/delayed-event-scheduler.js';
-import { createRedisStore } from '../../src/stores/redis/index.js';
+import { createRedisDelayedEvents } from '../../src/redis/index.js';
 import { fromParent, toParent } from '../lib/child.js';
-import { limiterOff } from '../sides/ours.js';
 import { CAP_PER_USER } from '../sides/common.js';
 
 /** One delivery: delay ID, lateness (ms), delivery time (Unix ms). */
@@ -15,11 +14,16 @@ export type Delivery = [string, number, number];
 async function main(): Promise<void> {
   const [redisUrl, keyPrefix] = process.argv.slice(2) as [string, string];
   const client = new Redis(redisUrl, { maxRetriesPerRequest: 20 });
-  const store = createRedisStore({ client, keyPrefix });
+  // The Redis side as the docs set it up (rate limits off: the fleet measures delivery).
+  const { store, rateLimiter } = createRedisDelayedEvents({
+    client,
+    keyPrefix,
+    buckets: { schedule: false, manage: false, send: false, delivery: false },
+  });
   let batch: Delivery[] = [];
   const scheduler = new DelayedEventScheduler({
     store,
-    rateLimiter: limiterOff(),
+    rateLimiter,
     maxOutstandingPerUser: CAP_PER_USER,
     sendEvent: (event) => {
       const now = Date.now();

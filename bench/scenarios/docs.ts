@@ -11,8 +11,9 @@ export const SCENARIO_DOCS: ScenarioDoc[] = [
       'Restarts per second of events drawn uniformly at random from N outstanding ones (the same seeded order for every ' +
       'side), 64 in flight, against one private redis-server. **store op** calls `store.restart(id, userId, now)` on ' +
       '`createRedisStore({ client, keyPrefix })` directly; **scheduler** calls `DelayedEventScheduler.restart()` (rate limits ' +
-      'off), and the third row adds the Redis-backed `manage` bucket (`createRedisRateLimiter`, a limit high enough never to ' +
-      'refuse, so each restart pays the check). BullMQ restarts with `job.changeDelay(delay)` on the `Job` objects `add` ' +
+      'off), and the third row adds the Redis-backed `manage` bucket through `createRedisDelayedEvents` (the store and limiter ' +
+      'pair whose restart takes its point inside the store\'s restart script; a limit high enough never to refuse, so each ' +
+      'restart pays the check). BullMQ restarts with `job.changeDelay(delay)` on the `Job` objects `add` ' +
       'returned. The ceiling is one `EVALSHA` of a script doing one `ZADD` and one `HSET` and nothing else.',
     baseline: SIDES.bullmq.label,
     chartMetrics: ['restarts/s'],

@@ -3,7 +3,7 @@
  * sharing one Redis store, vs by one process. Lateness, drain and duplicate sends.
  */
 import { Redis } from 'ioredis';
-import { createRedisStore } from '../../src/stores/redis/index.js';
+import { createRedisDelayedEvents } from '../../src/redis/index.js';
 import type { Ctx } from '../lib/context.js';
 import { Child } from '../lib/child.js';
 import { makeEvents } from '../lib/data.js';
@@ -29,7 +29,7 @@ async function fleetRun(ctx: Ctx, workers: number, run: number): Promise<void> {
   const children: Array<Child<WorkerMessage>> = [];
   const pumps: Array<Promise<void>> = [];
   const client = new Redis(ctx.redis.url, { maxRetriesPerRequest: 20 });
-  const store = createRedisStore({ client, keyPrefix });
+  const { store } = createRedisDelayedEvents({ client, keyPrefix, buckets: { schedule: false, manage: false, send: false, delivery: false } });
   try {
     for (let w = 0; w < workers; w++) {
       const child = new Child<WorkerMessage>('children/fleet-worker.ts', [ctx.redis.url, keyPrefix]);

@@ -29,7 +29,8 @@ function record(ctx: Ctx, scenario: string, side: SideProcess, metric: string, t
 }
 
 export const REDIS_HEARTBEAT_SIDES: SideName[] = ['redis-store', 'redis-scheduler', 'redis-scheduler-limit', 'bullmq', 'raw-evalsha'];
-export const MEMORY_HEARTBEAT_SIDES: SideName[] = ['memory-store', 'memory-scheduler', 'settimeout'];
+// `memory-scheduler-metrics` next to `memory-scheduler`: the metrics hook's cost on the hot path, same run.
+export const MEMORY_HEARTBEAT_SIDES: SideName[] = ['memory-store', 'memory-scheduler', 'memory-scheduler-metrics', 'settimeout'];
 
 /** Scenario 1: restarts/s in random order with N outstanding. */
 export async function heartbeat(ctx: Ctx): Promise<void> {

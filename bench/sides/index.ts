@@ -24,6 +24,11 @@ export const SIDES = {
   'raw-evalsha': { label: 'raw EVALSHA ceiling (ZADD+HSET)', ours: false, factory: createRawEvalshaSide },
   'memory-store': { label: 'ours: MemoryStore (store op)', ours: true, factory: createOursSide({ store: 'memory', via: 'store' }) },
   'memory-scheduler': { label: 'ours: scheduler + MemoryStore', ours: true, factory: createOursSide({ store: 'memory', via: 'scheduler' }) },
+  'memory-scheduler-metrics': {
+    label: 'ours: scheduler + MemoryStore, Prometheus metrics on',
+    ours: true,
+    factory: createOursSide({ store: 'memory', via: 'scheduler', metrics: true }),
+  },
   settimeout: { label: 'setTimeout per event', ours: false, factory: createSetTimeoutSide },
 } satisfies Record<string, SideInfo>;
 

@@ -1,15 +1,16 @@
 /**
  * This library's sides, built from its real public code: `createMemoryStore()` or
- * `createRedisStore({ client, keyPrefix })`, driven either directly at the store (a "store op": what the
+ * `createRedisStore({ client, keyPrefix })` (`createRedisDelayedEvents` when the side asks for the
+ * Redis-backed `manage` limit: the pair whose heartbeat is one script call), driven either directly at the store (a "store op": what the
  * store contract costs) or through `DelayedEventScheduler` (what a host calls). Rate-limit buckets are
  * off unless a side asks for the Redis-backed `manage` limit in the path.
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { DelayedEventScheduler } from '../../src/core/delayed-event-scheduler.js';
-import { RateLimiter } from '../../src/core/rate-limiter.js';
+import { RateLimiter, type RateLimiterLike } from '../../src/core/rate-limiter.js';
 import { createMemoryStore } from '../../src/stores/memory/memory-store.js';
-import { createRedisRateLimiter, createRedisStore } from '../../src/stores/redis/index.js';
+import { createRedisDelayedEvents, createRedisStore } from '../../src/redis/index.js';
 import type { DelayedEventStore, NewDelayedEvent } from '../../src/core/store.js';
 import type { DueDelayedEvent } from '../../src/core/types.js';
 import type { BenchEvent } from '../lib/data.js';
@@ -27,6 +28,8 @@ import {
   withStormInstant,
   waitUntil,
 } from './common.js';
+import { Registry } from 'prom-client';
+import { createPrometheusMetrics } from '../../src/prometheus/index.js';
 import type { Side, SideFactory, SideSettings } from './types.js';
 
 /** Which store, and whether operations go through the scheduler. */
@@ -35,6 +38,8 @@ export interface OursMode {
   readonly via: 'store' | 'scheduler';
   /** Put the Redis-backed `manage` bucket in the path (a limit high enough never to refuse). */
   readonly redisManageLimit?: boolean;
+  /** Prometheus metrics on (`createPrometheusMetrics` on a registry of its own). */
+  readonly metrics?: boolean;
 }
 
 const TXN_TTL_MS = 86_400_000;
@@ -82,26 +87,25 @@ export function createOursSide(mode: OursMode): SideFactory {
       return client;
     };
 
-    let storeClient: Redis | undefined;
-
-    /** A fresh store (Redis: a fresh key prefix on a new client). */
-    const newStore = (): DelayedEventStore => {
-      if (mode.store === 'memory') return createMemoryStore();
+    /**
+     * A fresh store (Redis: a fresh key prefix on a new client) and its limiter: buckets off, or with
+     * the Redis-backed `manage` limit the pair from createRedisDelayedEvents, as the docs set it up
+     * (a restart then takes its point inside the store's script).
+     */
+    const newStore = (): { store: DelayedEventStore; rateLimiter: RateLimiterLike } => {
+      if (mode.store === 'memory') return { store: createMemoryStore(), rateLimiter: limiterOff() };
       runCounter++;
-      storeClient = newClient();
-      return createRedisStore({ client: storeClient, keyPrefix: `bench${process.pid}x${runCounter}` });
-    };
-
-    const newLimiter = (): RateLimiter => {
-      if (!mode.redisManageLimit) return limiterOff();
-      return createRedisRateLimiter({
-        // The store's client, as the docs set it up (restarts then charge inside the store's script).
-        client: storeClient ?? newClient(),
+      const client = newClient();
+      const keyPrefix = `bench${process.pid}x${runCounter}`;
+      if (!mode.redisManageLimit) return { store: createRedisStore({ client, keyPrefix }), rateLimiter: limiterOff() };
+      return createRedisDelayedEvents({
+        client,
+        keyPrefix,
         buckets: {
           schedule: false,
           send: false,
           delivery: false,
-          // Never refuses in the benchmark, but every restart pays the Redis round trip of the check.
+          // Never refuses in the benchmark, but every restart pays the check.
           manage: { points: 1_000_000_000, durationMs: 60_000 },
         },
       });
@@ -121,14 +125,16 @@ export function createOursSide(mode: OursMode): SideFactory {
 
     const open = async (sendEvent: (event: DueDelayedEvent) => unknown = () => {}, start = true): Promise<DelayedEventStore> => {
       await reset();
-      store = newStore();
+      const built = newStore();
+      store = built.store;
       if (mode.via === 'scheduler' || start) {
         scheduler = new DelayedEventScheduler({
           store,
           sendEvent,
-          rateLimiter: newLimiter(),
+          rateLimiter: built.rateLimiter,
           maxOutstandingPerUser: CAP_PER_USER,
           maxDelayMs: IDLE_DELAY_MS * 2,
+          ...(mode.metrics ? { metrics: createPrometheusMetrics({ registry: new Registry() }) } : {}),
         });
       }
       return store;

@@ -7,12 +7,14 @@ import type { EnvConfig } from './config.js';
 import type * as RedisStoreModule from './redis-store.js';
 import type { OpenedRedis } from './redis-store.js';
 import { createHomeserver } from './server.js';
+import { consoleLogger } from '../../src/core/logging.js';
 
-const logger = {
-  info: (message: string, detail?: unknown) => console.log(message, detail ?? ''),
-  warn: (message: string, detail?: unknown) => console.warn(message, detail ?? ''),
-  error: (message: string, detail?: unknown) => console.error(message, detail ?? ''),
-};
+// The library logs in pino's shape (`logger.warn({ delayId, err }, 'message')`); a pino logger fits
+// as it is. The example prints to the console, message first.
+const logger = consoleLogger();
+
+/** How long a SIGTERM waits for sends in flight before releasing their claims to other workers. */
+const SHUTDOWN_DEADLINE_MS = 10_000;
 
 async function openRedis(config: EnvConfig): Promise<OpenedRedis | undefined> {
   if (config.store === 'memory') return undefined;
@@ -55,14 +57,15 @@ async function main(): Promise<void> {
   const listening = await homeserver.listen(config.port, config.host);
   console.log(`Example homeserver (NOT for production) for ${config.serverName} listening on ${listening.url}`);
   console.log(`Delayed events: ${config.store} store; MSC4140 advertised in ${listening.url}/_matrix/client/versions`);
+  console.log(`Prometheus metrics on ${listening.url}/metrics, readiness on ${listening.url}/health`);
 
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    console.log(`${signal}: shutting down`);
+    console.log(`${signal}: shutting down (sends in flight get ${SHUTDOWN_DEADLINE_MS} ms, then go to other workers)`);
     listening
-      .close()
+      .close({ deadlineMs: SHUTDOWN_DEADLINE_MS })
       .then(() => redis?.close())
       .then(
         () => process.exit(0),

@@ -6,8 +6,8 @@
 import { Redis } from 'ioredis';
 import type { BucketLimit, RateLimitBucket, RateLimiter } from '../../src/core/rate-limiter.js';
 import type { Logger } from '../../src/core/types.js';
-import { createRedisRateLimiter, createRedisStore } from '../../src/stores/redis/index.js';
-import type { RedisStore } from '../../src/stores/redis/index.js';
+import { createRedisRateLimiter, createRedisStore } from '../../src/redis/index.js';
+import type { RedisStore } from '../../src/redis/index.js';
 
 /** What {@link openRedis} opened. */
 export interface OpenedRedis {

@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import express from 'express';
 import type { Express } from 'express';
+import { Registry } from 'prom-client';
 import { toExpressRouter } from '../../src/adapters/express/index.js';
 import type { Clock } from '../../src/core/clock.js';
 import { DelayedEventScheduler } from '../../src/core/delayed-event-scheduler.js';
@@ -25,6 +26,7 @@ import { versionsUnstableFeatures } from '../../src/http/versions.js';
 import { delayedEventsCapabilities } from '../../src/http/capabilities.js';
 import type { DelayedEventStore } from '../../src/core/store.js';
 import { createMemoryStore } from '../../src/stores/memory/memory-store.js';
+import { createPrometheusMetrics } from '../../src/prometheus/index.js';
 import { AuthService } from './auth.js';
 import type { RateLimitsConfig } from './config.js';
 import { rateLimitBuckets } from './config.js';
@@ -68,8 +70,11 @@ export interface Listening {
   readonly url: string;
   /** The `node:http` server. */
   readonly server: Server;
-  /** Stops the scheduler, ends long-polls and closes the listener. */
-  close(): Promise<void>;
+  /**
+   * Stops the scheduler (with `deadlineMs`: waits that long for sends in flight, then releases their
+   * claims to other workers), ends long-polls and closes the listener.
+   */
+  close(options?: { deadlineMs?: number }): Promise<void>;
 }
 
 /** What {@link createHomeserver} returns. */
@@ -81,6 +86,8 @@ export interface Homeserver {
   readonly serverName: string;
   /** How recently finalised delayed events ended (bounded; for tests and diagnostics). */
   readonly outcomes: ReadonlyMap<string, FinalOutcome>;
+  /** The Prometheus registry served on `GET /metrics`. */
+  readonly metricsRegistry: Registry;
   /**
    * The scheduler's `sendEvent`: inserts a due delayed event (power levels checked now); a second
    * delivery of the same delay ID returns the first event's ID without inserting anything.
@@ -129,6 +136,9 @@ export function createHomeserver(config: HomeserverConfig = {}): Homeserver {
     return { eventId: await inserting };
   }
 
+  // A registry per homeserver (tests start several in one process); a real host would use prom-client's
+  // global `register` and add `collectDefaultMetrics()`.
+  const metricsRegistry = new Registry();
   const rateLimiter =
     config.rateLimiter ?? (config.rateLimits !== undefined ? new RateLimiter({ logger, buckets: rateLimitBuckets(config.rateLimits) }) : undefined);
   const scheduler = new DelayedEventScheduler({
@@ -144,6 +154,7 @@ export function createHomeserver(config: HomeserverConfig = {}): Homeserver {
     ...(config.cancelOnNewerState ? { cancelOnNewerState: config.cancelOnNewerState } : {}),
     // The library logs failures itself; the example keeps recent outcomes for diagnostics and tests.
     onFinalised: (event, outcome) => remember(outcomes, event.delayId, outcome),
+    metrics: createPrometheusMetrics({ registry: metricsRegistry }),
   });
 
   const app = express();
@@ -159,6 +170,17 @@ export function createHomeserver(config: HomeserverConfig = {}): Homeserver {
   app.options('/{*any}', (_req, res) => {
     res.status(204).end();
   });
+
+  // Operations: Prometheus metrics, and a readiness probe (200 when the store answers and delivery
+  // runs, else 503). A real host serves these on an internal port, not to clients.
+  app.get('/metrics', route(async (_req, res) => {
+    res.type(metricsRegistry.contentType).send(await metricsRegistry.metrics());
+  }));
+  app.get('/health', route(async (_req, res) => {
+    const health = await scheduler.health({ timeoutMs: 1000 });
+    const ready = health.store === 'ok' && health.timer !== 'stopped';
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ok' : 'unavailable', ...health });
+  }));
 
   // 1. The library first: MSC4140 endpoints and every delayed send/state/redact.
   app.use(
@@ -196,7 +218,7 @@ export function createHomeserver(config: HomeserverConfig = {}): Homeserver {
   mountSyncRoutes(client, rooms, auth);
   app.use('/_matrix/client', client);
   app.use(unrecognized((message) => logger.debug?.(message)));
-  app.use(matrixErrorHandler((message, detail) => logger.error?.(message, detail)));
+  app.use(matrixErrorHandler((message, detail) => logger.error?.({ err: detail }, message)));
 
   return {
     app,
@@ -205,6 +227,7 @@ export function createHomeserver(config: HomeserverConfig = {}): Homeserver {
     auth,
     serverName,
     outcomes,
+    metricsRegistry,
     deliver: sendEvent,
     async listen(port, host) {
       rooms.reopen();
@@ -220,9 +243,9 @@ export function createHomeserver(config: HomeserverConfig = {}): Homeserver {
       return {
         url: `http://${shownHost}:${address.port}`,
         server,
-        close() {
+        close(options = {}) {
           closing ??= (async () => {
-            await scheduler.stop();
+            await scheduler.stop(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs });
             rooms.shutdown();
             await new Promise<void>((resolve) => {
               const force = setTimeout(() => server.closeAllConnections(), 2000);

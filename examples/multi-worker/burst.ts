@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { DelayedEventScheduler, RateLimiter } from '../../src/index.js';
-import { createRedisStore } from '../../src/stores/redis/index.js';
+import { createRedisStore } from '../../src/redis/index.js';
 import { openRoom, type RoomStats } from './room.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

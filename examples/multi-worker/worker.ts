@@ -10,7 +10,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { DelayedEventScheduler } from '../../src/index.js';
-import { createRedisRateLimiter, createRedisStore } from '../../src/stores/redis/index.js';
+import { createRedisRateLimiter, createRedisStore } from '../../src/redis/index.js';
 import { openRoom } from './room.js';
 
 const redisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -57,12 +57,15 @@ let stopping = false;
 async function stop(): Promise<void> {
   if (stopping) return;
   stopping = true;
-  await scheduler.stop();
+  // Sends in flight get 5 s; then their claims (and the batch claimed ahead) go back to the store, so
+  // the other workers send them at once instead of after the lease.
+  await scheduler.stop({ deadlineMs: 5000 });
   await store.close();
   client.disconnect();
   process.exit(0);
 }
 process.on('SIGTERM', () => void stop());
+process.on('SIGINT', () => void stop());
 process.on('message', (message: { type?: string }) => {
   if (message?.type === 'stop') void stop();
 });

@@ -1,14 +1,17 @@
 import { Delivery } from './delivery.js';
 import { DeliveryLoop } from './delivery-loop.js';
-import { DelayedEventNotFoundError, storeCall } from './errors.js';
-import { newClaimToken, newDelayId, txnKey } from './ids.js';
+import { asMatrixError, DelayedEventNotFoundError, storeCall } from './errors.js';
+import type { MetricsOperation } from './metrics.js';
+import { newClaimToken, txnKey } from './ids.js';
 import { MaxOutstandingGuard } from './max-outstanding-guard.js';
 import { resolveSchedulerOptions, type DelayedEventSchedulerOptions, type ResolvedSchedulerOptions } from './options.js';
 import { RateLimiter, type RateLimiterLike } from './rate-limiter.js';
-import type { DelayedEventStore, FinalisedDelayedEvent, ListCursor } from './store.js';
-import type { DelayedEventDetails, DelayedEventsPage, DelayId, PersistedStateEvent, Requester, ScheduleRequest, ScheduleResult } from './types.js';
+import type { DelayedEventStore, ListCursor, StoreStats } from './store.js';
+import type { DelayedEventDetails, DelayedEventsPage, DelayId, PersistedStateEvent, Requester, ScheduleRequest, ScheduleResult, SchedulerHealth } from './types.js';
 import { finalisedView, pendingView } from './views.js';
-import { asRequester, isPlausibleId, serialiseContent, validateDelay, validateIdentifier } from './validate.js';
+import { checkHealth } from './health.js';
+import { FinalisedLookup } from './finalised-lookup.js';
+import { asRequester, isPlausibleId, pageSizeFor, validateScheduleRequest } from './validate.js';
 
 /** The answers for a delay ID that cannot exist: found without a store round trip. */
 const NOT_FOUND = Promise.resolve({ ok: false, reason: 'not_found' } as const);
@@ -25,17 +28,10 @@ const NONE = Promise.resolve(undefined);
  *
  * @example
  * ```ts
- * const scheduler = new DelayedEventScheduler({
- *   store: createMemoryStore(),
- *   sendEvent: async (event) => homeserver.insertEvent(event), // checks power levels now
- *   maxDelayMs: 24 * 60 * 60 * 1000,
- * });
+ * const scheduler = new DelayedEventScheduler({ store: createMemoryStore(), sendEvent: (event) => homeserver.insert(event) });
  * await scheduler.start();
- * const { delayId } = await scheduler.schedule({
- *   userId: '@alice:example.org', deviceId: 'PHONE', roomId: '!call:example.org',
- *   type: 'org.matrix.msc3401.call.member', stateKey: '_@alice:example.org_PHONE', content: {}, delayMs: 10_000,
- * });
- * await scheduler.restart({ userId: '@alice:example.org', deviceId: 'PHONE' }, delayId); // heartbeat
+ * const { delayId } = await scheduler.schedule({ userId, deviceId, roomId, type, stateKey, content: {}, delayMs: 10_000 });
+ * await scheduler.restart({ userId, deviceId }, delayId); // the MatrixRTC heartbeat
  * ```
  */
 export class DelayedEventScheduler {
@@ -48,10 +44,9 @@ export class DelayedEventScheduler {
   private readonly cap: MaxOutstandingGuard;
   private readonly delivery: Delivery;
   private readonly loop: DeliveryLoop;
+  private readonly finalised: FinalisedLookup;
 
-  /**
-   * @throws `ConfigError` (with a stable `code`) when an option is invalid.
-   */
+  /** @throws `ConfigError` (with a stable `code`) when an option is invalid. */
   constructor(options: DelayedEventSchedulerOptions) {
     this.options = resolveSchedulerOptions(options);
     this.store = options.store;
@@ -59,42 +54,28 @@ export class DelayedEventScheduler {
     this.cap = new MaxOutstandingGuard({ maxPerUser: this.options.maxOutstandingPerUser });
     this.delivery = new Delivery(this.options, this.store, this.rateLimiter, (dueAtMs) => this.loop.wakeBy(dueAtMs));
     this.loop = new DeliveryLoop(this.options, this.store, this.delivery);
+    this.finalised = new FinalisedLookup(this.options, this.store);
+    this.options.metrics?.attach?.(this);
   }
 
   /**
-   * Schedules an event to be sent after `delayMs`.
-   *
-   * @returns The delay ID (the first one again for a repeated transaction).
+   * Schedules an event to be sent after `delayMs`; a repeated transaction gets the first delay ID.
    * @throws `InvalidRequestError` (`M_INVALID_PARAM`, `M_BAD_JSON`), `MaxDelayExceededError`,
    * `ForbiddenError` (cap 0), `RateLimitedError`, `MaxOutstandingError`, `StoreUnavailableError`.
    */
   async schedule(request: ScheduleRequest): Promise<ScheduleResult> {
-    const userId = validateIdentifier(request.userId, 'userId');
-    const roomId = validateIdentifier(request.roomId, 'roomId');
-    const type = validateIdentifier(request.type, 'type');
-    const stateKey = request.stateKey === undefined ? undefined : validateIdentifier(request.stateKey, 'stateKey', true);
-    const txnId = request.txnId === undefined ? undefined : validateIdentifier(request.txnId, 'txnId');
-    const delayMs = validateDelay(request.delayMs, this.options.maxDelayMs);
-    const contentJson = serialiseContent(request.content);
-    const cap = this.cap.capFor(userId);
-    const event = {
-      delayId: newDelayId(),
-      userId,
-      deviceId: request.deviceId,
-      roomId,
-      type,
-      stateKey,
-      contentJson,
-      delayMs,
-      txnKey: txnId === undefined ? undefined : txnKey(request, txnId),
-    };
-    const { clock, txnTtlMs } = this.options;
-    const result = await storeCall(() =>
-      this.rateLimiter.guard('schedule', request, () => this.store.add(event, { nowMs: clock.now(), maxPerUser: cap, txnTtlMs })),
-    );
-    if (!result.ok) throw this.cap.exceeded(cap, result.userNextSendAtMs, clock.now());
-    this.loop.wakeBy(result.nextDueAtMs);
-    return { delayId: result.delayId };
+    return this.counted('schedule', async () => {
+      const event = validateScheduleRequest(request, this.options.maxDelayMs);
+      const cap = this.cap.capFor(event.userId);
+      const { clock, txnTtlMs } = this.options;
+      const result = await storeCall(() =>
+        this.rateLimiter.guard('schedule', request, () => this.store.add(event, { nowMs: clock.now(), maxPerUser: cap, txnTtlMs })),
+      );
+      if (!result.ok) throw this.cap.exceeded(cap, result.userNextSendAtMs, clock.now());
+      if (this.options.metrics !== undefined && !result.duplicate) this.options.metrics.scheduled();
+      this.loop.wakeBy(result.nextDueAtMs);
+      return { delayId: result.delayId };
+    });
   }
 
   /**
@@ -108,90 +89,90 @@ export class DelayedEventScheduler {
 
   /**
    * Restarts the delay of one of the requester's pending events: it becomes due at now + its delay.
-   *
-   * @throws `DelayedEventNotFoundError` (unknown, someone else's, sent or cancelled), `RateLimitedError`,
-   * `StoreUnavailableError`.
+   * @throws `DelayedEventNotFoundError` (unknown, another user's, sent or cancelled), `RateLimitedError`, `StoreUnavailableError`.
    */
   async restart(requester: Requester | string, delayId: DelayId): Promise<void> {
-    const who = asRequester(requester);
-    const result = await storeCall(() =>
-      this.rateLimiter.guard('manage', who, () => (isPlausibleId(delayId) ? this.store.restart(delayId, who.userId, this.options.clock.now()) : NOT_FOUND)),
-    );
-    if (!result.ok) throw await this.notFound(who, delayId);
-    this.loop.wakeBy(result.nextDueAtMs);
+    return this.counted('restart', async () => {
+      const who = asRequester(requester);
+      const result = await storeCall(() =>
+        this.rateLimiter.guard('manage', who, () => (isPlausibleId(delayId) ? this.store.restart(delayId, who.userId, this.options.clock.now()) : NOT_FOUND)),
+      );
+      if (!result.ok) throw await this.finalised.notFound(who.userId, delayId);
+      if (this.options.metrics !== undefined) this.options.metrics.restarted();
+      this.loop.wakeBy(result.nextDueAtMs);
+    });
   }
 
   /**
    * Cancels one of the requester's pending events.
-   *
    * @throws `DelayedEventNotFoundError`, `RateLimitedError`, `StoreUnavailableError`.
    */
   async cancel(requester: Requester | string, delayId: DelayId): Promise<void> {
-    const who = asRequester(requester);
-    const result = await storeCall(() =>
-      this.rateLimiter.guard('manage', who, () => (isPlausibleId(delayId) ? this.store.cancel(delayId, who.userId) : NOT_FOUND)),
-    );
-    if (!result.ok) throw await this.notFound(who, delayId);
-    this.delivery.report(result.event, 'action', { kind: 'cancelled', reason: 'action' });
+    return this.counted('cancel', async () => {
+      const who = asRequester(requester);
+      const result = await storeCall(() =>
+        this.rateLimiter.guard('manage', who, () => (isPlausibleId(delayId) ? this.store.cancel(delayId, who.userId) : NOT_FOUND)),
+      );
+      if (!result.ok) throw await this.finalised.notFound(who.userId, delayId);
+      this.delivery.report(result.event, 'action', { kind: 'cancelled', reason: 'action' });
+    });
   }
 
   /**
    * Sends one of the requester's pending events now. If the host refuses it (e.g. power levels), the
    * error is thrown to the caller and the event stays scheduled as it was.
-   *
-   * @throws `DelayedEventNotFoundError`, `RateLimitedError`, `StoreUnavailableError`, or whatever
-   * `sendEvent` threw.
+   * @throws `DelayedEventNotFoundError`, `RateLimitedError`, `StoreUnavailableError`, or what `sendEvent` threw.
    */
   async send(requester: Requester | string, delayId: DelayId): Promise<void> {
-    const who = asRequester(requester);
-    const { clock, leaseMs } = this.options;
-    // `manage` innermost: its action reaches the store synchronously, which a limiter may rely on.
-    const claimed = await storeCall(() =>
-      this.rateLimiter.guard('send', who, () =>
-        this.rateLimiter.guard('manage', who, () =>
-          isPlausibleId(delayId) ? this.store.claim(delayId, who.userId, { nowMs: clock.now(), leaseMs, claimToken: newClaimToken() }) : NOT_FOUND,
+    return this.counted('send', async () => {
+      const who = asRequester(requester);
+      const { clock, leaseMs } = this.options;
+      // `manage` innermost: its action reaches the store synchronously, which a limiter may rely on.
+      const claimed = await storeCall(() =>
+        this.rateLimiter.guard('send', who, () =>
+          this.rateLimiter.guard('manage', who, () =>
+            isPlausibleId(delayId) ? this.store.claim(delayId, who.userId, { nowMs: clock.now(), leaseMs, claimToken: newClaimToken() }) : NOT_FOUND,
+          ),
         ),
-      ),
-    );
-    if (!claimed.ok) throw await this.notFound(who, delayId);
-    await this.delivery.sendByAction(claimed.event);
+      );
+      if (!claimed.ok) throw await this.finalised.notFound(who.userId, delayId);
+      await this.delivery.sendByAction(claimed.event);
+    });
   }
 
   /**
-   * Lists the requester's pending events in send-time order, a page at a time.
-   *
-   * @param options - `after`: the `next` of an earlier page; `limit`: page size (capped at
-   * `listPageSize`).
+   * Lists the requester's pending events in send-time order, a page at a time: `after` is the `next`
+   * of an earlier page, `limit` the page size (at most `listPageSize`).
    * @throws `RateLimitedError`, `StoreUnavailableError`.
    */
   async list(requester: Requester | string, options: { after?: ListCursor | undefined; limit?: number | undefined } = {}): Promise<DelayedEventsPage> {
-    const who = asRequester(requester);
-    const pageSize = this.options.listPageSize;
-    const limit = options.limit !== undefined && Number.isSafeInteger(options.limit) && options.limit > 0 ? Math.min(options.limit, pageSize) : pageSize;
-    // One more than asked for tells whether another page follows.
-    const rows = await storeCall(() =>
-      this.rateLimiter.guard('manage', who, () => this.store.listForUser(who.userId, { after: options.after, limit: limit + 1 })),
-    );
-    const page = rows.slice(0, limit);
-    const events = page.map(pendingView);
-    const last = page[page.length - 1];
-    return rows.length > limit && last !== undefined ? { events, next: { sendAtMs: last.sendAtMs, delayId: last.delayId } } : { events };
+    return this.counted('list', async () => {
+      const who = asRequester(requester);
+      const limit = pageSizeFor(options.limit, this.options.listPageSize);
+      // One more than asked for tells whether another page follows.
+      const rows = await storeCall(() =>
+        this.rateLimiter.guard('manage', who, () => this.store.listForUser(who.userId, { after: options.after, limit: limit + 1 })),
+      );
+      const page = rows.slice(0, limit);
+      const events = page.map(pendingView);
+      const last = page[page.length - 1];
+      return rows.length > limit && last !== undefined ? { events, next: { sendAtMs: last.sendAtMs, delayId: last.delayId } } : { events };
+    });
   }
 
   /**
-   * One of the requester's delayed events: pending, or finalised and still retained
-   * (`retainFinalised`).
-   *
-   * @throws `DelayedEventNotFoundError` (unknown, someone else's, or no longer retained),
-   * `RateLimitedError`, `StoreUnavailableError`.
+   * One of the requester's delayed events: pending, or finalised and still retained (`retainFinalised`).
+   * @throws `DelayedEventNotFoundError` (unknown, another user's, or no longer retained), `RateLimitedError`, `StoreUnavailableError`.
    */
   async lookup(requester: Requester | string, delayId: DelayId): Promise<DelayedEventDetails> {
-    const who = asRequester(requester);
-    const row = await storeCall(() => this.rateLimiter.guard('manage', who, () => (isPlausibleId(delayId) ? this.store.get(delayId) : NONE)));
-    if (row !== undefined && row.userId === who.userId) return pendingView(row);
-    const finalised = await this.findFinalised(who, delayId);
-    if (finalised === undefined) throw new DelayedEventNotFoundError();
-    return finalisedView(finalised);
+    return this.counted('lookup', async () => {
+      const who = asRequester(requester);
+      const row = await storeCall(() => this.rateLimiter.guard('manage', who, () => (isPlausibleId(delayId) ? this.store.get(delayId) : NONE)));
+      if (row !== undefined && row.userId === who.userId) return pendingView(row);
+      const finalised = await this.finalised.find(who.userId, delayId);
+      if (finalised === undefined) throw new DelayedEventNotFoundError();
+      return finalisedView(finalised);
+    });
   }
 
   /**
@@ -220,9 +201,21 @@ export class DelayedEventScheduler {
     return this.loop.start();
   }
 
-  /** Stops delivery: clears the timer and waits for sends in flight. Scheduling still works. */
-  stop(): Promise<void> {
-    return this.loop.stop();
+  /**
+   * Stops delivery: clears the timer, stops claiming, and waits for the sends in flight (scheduling
+   * still works). With `deadlineMs`: waits at most that long, then aborts the sends' signals and
+   * releases every claim still held (stores with `release`), so another worker takes over at once.
+   */
+  stop(options: { readonly deadlineMs?: number } = {}): Promise<void> {
+    return this.loop.stop(options);
+  }
+
+  /**
+   * For readiness probes: whether the store answers (within `timeoutMs`, default 2000), the state of
+   * the wake-up timer, and how far behind delivery is.
+   */
+  health(options: { readonly timeoutMs?: number } = {}): Promise<SchedulerHealth> {
+    return checkHealth(this.store, this.loop.timerState(), this.options.clock, options.timeoutMs ?? 2000);
   }
 
   /** Resolves when no delivery run is in progress. */
@@ -230,15 +223,21 @@ export class DelayedEventScheduler {
     return this.loop.idle();
   }
 
-  private async findFinalised(who: Requester, delayId: DelayId): Promise<FinalisedDelayedEvent | undefined> {
-    const retention = this.options.retainFinalised;
-    if (retention === undefined || !isPlausibleId(delayId)) return undefined;
-    const options = { nowMs: this.options.clock.now(), maxAgeMs: retention.maxAgeMs };
-    return storeCall(async () => this.store.getFinalised?.(delayId, who.userId, options));
+  /**
+   * Outstanding events and the earliest due time, from the store (`undefined` when it lacks `stats`).
+   * @throws `StoreUnavailableError` when the store fails.
+   */
+  stats(): Promise<StoreStats | undefined> {
+    return storeCall(async () => this.store.stats?.());
   }
 
-  /** The error for an action on an event that is not pending, saying how it ended where known. */
-  private async notFound(who: Requester, delayId: DelayId): Promise<DelayedEventNotFoundError> {
-    return new DelayedEventNotFoundError((await this.findFinalised(who, delayId))?.outcome);
+  /** Runs one request, reporting a refusal to the metrics hook (by errcode). */
+  private async counted<T>(operation: MetricsOperation, request: () => Promise<T>): Promise<T> {
+    try {
+      return await request();
+    } catch (error) {
+      this.options.metrics?.rejected(operation, asMatrixError(error)?.errcode ?? 'M_UNKNOWN');
+      throw error;
+    }
   }
 }

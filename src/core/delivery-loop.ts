@@ -2,6 +2,7 @@
  * The one re-armed wake-up timer and the drain loop it starts: claims due events from the store in
  * batches and hands each batch to {@link Delivery}. Internal to the scheduler.
  */
+import { ConfigError } from './config-error.js';
 import { MAX_TIMER_DELAY_MS, type TimerHandle } from './clock.js';
 import type { Delivery } from './delivery.js';
 import { newClaimToken } from './ids.js';
@@ -19,6 +20,10 @@ export class DeliveryLoop {
   private draining: Promise<void> | undefined;
   private drainAgain = false;
   private unwatch: (() => void) | undefined;
+  /** The latest claim of the drain loop: the batch claimed ahead while the current one is sent. */
+  private ahead: Promise<ClaimedDelayedEvent[]> | undefined;
+  /** Set by `stop({ deadlineMs })` with a store that can release: the loop sends no batch claimed ahead. */
+  private releasingAhead = false;
 
   constructor(
     private readonly options: ResolvedSchedulerOptions,
@@ -30,17 +35,77 @@ export class DeliveryLoop {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    this.releasingAhead = false;
     this.unwatch = this.store.watch?.((dueAtMs) => this.wakeBy(dueAtMs));
     await this.drain();
   }
 
-  /** Clears the timer and waits for the delivery run in progress. */
-  async stop(): Promise<void> {
+  /**
+   * Clears the timer and waits for the sends in flight (and, without `deadlineMs`, for the batch
+   * claimed ahead, which is sent too). With `deadlineMs` and a store that can `release`: the batch
+   * claimed ahead is released at once, and when the deadline passes, the sends' signals are aborted,
+   * the finalisations of what was sent are stored, and every claim still held is released, so another
+   * worker sends those events at once.
+   */
+  async stop(options: { readonly deadlineMs?: number | undefined } = {}): Promise<void> {
+    const deadlineMs = options.deadlineMs;
+    if (deadlineMs !== undefined && (typeof deadlineMs !== 'number' || !Number.isFinite(deadlineMs) || deadlineMs < 0)) {
+      throw new ConfigError('ERR_DE_OPTION_INVALID', `deadlineMs must be a number >= 0 (got ${String(deadlineMs)})`);
+    }
     this.running = false;
     this.unwatch?.();
     this.unwatch = undefined;
     this.clearTimer();
-    await this.draining;
+    const draining = this.draining;
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    let releasingAhead: Promise<void> | undefined;
+    if (options.deadlineMs !== undefined && this.store.release !== undefined) {
+      // The drain loop now stops before a batch it claimed ahead, which goes back at once.
+      this.releasingAhead = true;
+      releasingAhead = ahead?.then((batch) => this.release(batch), () => undefined);
+    }
+    if (draining !== undefined) {
+      if (options.deadlineMs === undefined) await draining;
+      else if (!(await this.within(draining, options.deadlineMs))) {
+        this.delivery.abortSends(new Error('the delayed-event scheduler is stopping'));
+        await this.delivery.finalised();
+        await this.release(this.delivery.heldClaims());
+      }
+    }
+    await releasingAhead;
+  }
+
+  /** Which state the wake-up timer is in, for `health()`. */
+  timerState(): 'armed' | 'idle' | 'draining' | 'stopped' {
+    if (!this.running) return 'stopped';
+    if (this.draining !== undefined) return 'draining';
+    return this.timer === undefined ? 'idle' : 'armed';
+  }
+
+  /** Resolves true when `work` finishes within `ms`, false when the time runs out first. */
+  private within(work: Promise<void>, ms: number): Promise<boolean> {
+    const { clock } = this.options;
+    return new Promise((resolve) => {
+      const timer = clock.setTimer(() => resolve(false), ms);
+      void work.then(() => {
+        clock.clearTimer(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  /** Gives claims back to the store so another worker sends them at once; a fault leaves them to their lease. */
+  private async release(events: readonly ClaimedDelayedEvent[]): Promise<void> {
+    if (events.length === 0 || this.store.release === undefined) return;
+    const { clock, logger } = this.options;
+    try {
+      const results = await this.store.release(events, clock.now());
+      const released = results.filter((result) => result.ok).length;
+      if (released > 0) logger.info?.({ count: released }, 'delayed events: claims released on stop; other workers send them now');
+    } catch (error) {
+      logger.warn?.({ count: events.length, err: error }, 'delayed events: could not release claims on stop; they are sent after their lease');
+    }
   }
 
   /** Resolves when no delivery run is in progress. */
@@ -91,6 +156,7 @@ export class DeliveryLoop {
     // Awaited only after the current batch is sent: marked handled so a fault meanwhile is not an
     // unhandled rejection (the await still sees it).
     claiming.catch(() => undefined);
+    this.ahead = claiming;
     return claiming;
   }
 
@@ -103,6 +169,8 @@ export class DeliveryLoop {
       try {
         let claiming = this.claim();
         for (let batch = await claiming; batch.length > 0; batch = await claiming) {
+          // Claimed before stop({ deadlineMs }) and not started: stop() releases it.
+          if (this.releasingAhead) break;
           // The next batch is claimed while this one is sent, so the store and this process work at the
           // same time. Batches are still sent one after the other, which keeps each room's order.
           claiming = this.claim();
@@ -117,7 +185,7 @@ export class DeliveryLoop {
           await new Promise<void>((resolve) => setImmediate(resolve));
         }
       } catch (error) {
-        logger.error?.('delayed events: store unavailable while claiming due events; retrying', error);
+        logger.error?.({ err: error }, 'delayed events: store unavailable while claiming due events; retrying');
         retryAtMs = clock.now() + Math.min(this.options.pollIntervalMs, MAX_STORE_RETRY_MS);
       }
     } while (this.drainAgain && this.running && retryAtMs === undefined);
@@ -127,7 +195,7 @@ export class DeliveryLoop {
     try {
       nextDueAtMs = await this.store.nextDueAtMs();
     } catch (error) {
-      logger.error?.('delayed events: store unavailable; retrying', error);
+      logger.error?.({ err: error }, 'delayed events: store unavailable; retrying');
       retryAtMs ??= clock.now() + Math.min(this.options.pollIntervalMs, MAX_STORE_RETRY_MS);
     }
     this.wakeBy(retryAtMs === undefined ? nextDueAtMs : Math.min(retryAtMs, nextDueAtMs ?? retryAtMs));

@@ -3,6 +3,8 @@
  * Split from the scheduler so each stays readable; internal.
  */
 import { asMatrixError, RateLimitedError, storeCall } from './errors.js';
+import { logId } from './logging.js';
+import type { SchedulerMetrics } from './metrics.js';
 import type { ResolvedSchedulerOptions } from './options.js';
 import type { RateLimiterLike } from './rate-limiter.js';
 import type { DueDelayedEvent, FinalOutcome, JsonObject } from './types.js';
@@ -94,6 +96,8 @@ export class Delivery {
   private retaining: FinalisedDelayedEvent[] = [];
   /** One controller per claim being sent: its signal goes to `sendEvent`. */
   private readonly leases = new Set<AbortController>();
+  /** The claimed batches being sent (for `stop()` to release what it gives up). */
+  private readonly sending = new Set<readonly ClaimedDelayedEvent[]>();
 
   constructor(
     private readonly options: ResolvedSchedulerOptions,
@@ -113,7 +117,19 @@ export class Delivery {
     const first = batch[0];
     if (first === undefined) return;
     // One claim, one lease: the whole batch shares one signal.
-    await this.underLease(first.leaseUntilMs, (signal) => this.sendRooms(batch, signal));
+    this.sending.add(batch);
+    try {
+      await this.underLease(first.leaseUntilMs, (signal) => this.sendRooms(batch, signal));
+    } finally {
+      this.sending.delete(batch);
+    }
+  }
+
+  /** The claimed events of the batches being sent: those not yet finalised are still claimed. */
+  heldClaims(): ClaimedDelayedEvent[] {
+    const held: ClaimedDelayedEvent[] = [];
+    for (const batch of this.sending) held.push(...batch);
+    return held;
   }
 
   private async sendRooms(batch: readonly ClaimedDelayedEvent[], signal: AbortSignal): Promise<void> {
@@ -126,9 +142,12 @@ export class Delivery {
     const rooms = [...byRoom.values()];
     let next = 0;
     const worker = async (): Promise<void> => {
-      while (next < rooms.length) {
+      // Once the claim is given up (its lease ran out, or `stop()` stopped waiting), no further event
+      // of the batch is handed over: it is due again, for whichever worker claims it next.
+      while (next < rooms.length && !signal.aborted) {
         const room = rooms[next++] as ClaimedDelayedEvent[];
         for (const event of room) {
+          if (signal.aborted) return;
           const sending = this.sendDue(event, signal);
           if (sending !== undefined) await sending;
         }
@@ -146,13 +165,17 @@ export class Delivery {
    * @throws whatever `sendEvent` threw; `StoreUnavailableError` when the store fails.
    */
   async sendByAction(event: ClaimedDelayedEvent): Promise<void> {
+    const { metrics, clock } = this.options;
+    const startMs = metrics === undefined ? 0 : clock.now();
     let result: unknown;
     try {
       result = await this.underLease(event.leaseUntilMs, async (signal) => this.handOver(event, 'action', signal));
     } catch (error) {
+      if (metrics !== undefined) metrics.sendFinished(false, clock.now() - startMs, undefined);
       await storeCall(() => this.reschedule(event, event.sendAtMs, event.attempts));
       throw error;
     }
+    if (metrics !== undefined) metrics.sendFinished(true, clock.now() - startMs, undefined);
     await storeCall(() => this.finalise(event, 'action', sentOutcome(result)));
   }
 
@@ -200,7 +223,8 @@ export class Delivery {
       const allowed = await this.rateLimiter.tryConsume('delivery', event);
       if (!allowed.ok) {
         if (this.options.deliveryRateLimitPolicy === 'defer') {
-          logger.info?.(`delayed event ${event.delayId} deferred by ${allowed.retryAfterMs} ms: delivery rate limit`);
+          if (this.options.metrics !== undefined) this.options.metrics.deferred();
+          logger.info?.({ delayId: logId(event.delayId), retryAfterMs: allowed.retryAfterMs }, 'delayed event deferred by the delivery rate limit');
           await this.reschedule(event, clock.now() + allowed.retryAfterMs, event.attempts);
         } else {
           this.queueFinalise(event, { kind: 'failed', error: new RateLimitedError('delivery', allowed.retryAfterMs) });
@@ -227,6 +251,8 @@ export class Delivery {
 
   /** Hands the event to the host; a synchronous host answers without a promise, which saves a turn per event. */
   private sendNow(event: ClaimedDelayedEvent, signal: AbortSignal): Promise<void> | undefined {
+    // Measured on a path of its own, so a scheduler without metrics pays this one `if`.
+    if (this.options.metrics !== undefined) return this.sendNowMeasured(event, signal, this.options.metrics);
     let sending: unknown;
     try {
       sending = this.handOver(event, 'timeout', signal);
@@ -240,6 +266,34 @@ export class Delivery {
     );
   }
 
+  /** {@link Delivery.sendNow}, reporting the call's duration and lateness to the metrics hook. */
+  private sendNowMeasured(event: ClaimedDelayedEvent, signal: AbortSignal, metrics: SchedulerMetrics): Promise<void> | undefined {
+    const { clock } = this.options;
+    const startMs = clock.now();
+    const latenessMs = startMs - event.sendAtMs;
+    let sending: unknown;
+    try {
+      sending = this.handOver(event, 'timeout', signal);
+    } catch (error) {
+      metrics.sendFinished(false, clock.now() - startMs, latenessMs);
+      return this.failed(event, error);
+    }
+    if (!isThenable(sending)) {
+      metrics.sendFinished(true, clock.now() - startMs, latenessMs);
+      return void this.queueFinalise(event, sentOutcome(sending));
+    }
+    return Promise.resolve(sending).then(
+      (result) => {
+        metrics.sendFinished(true, clock.now() - startMs, latenessMs);
+        this.queueFinalise(event, sentOutcome(result));
+      },
+      (error: unknown) => {
+        metrics.sendFinished(false, clock.now() - startMs, latenessMs);
+        return this.failed(event, error);
+      },
+    );
+  }
+
   private async failed(event: ClaimedDelayedEvent, error: unknown): Promise<void> {
     try {
       await this.handleFailure(event, error);
@@ -250,19 +304,19 @@ export class Delivery {
 
   private storeFault(event: ClaimedDelayedEvent, fault: unknown): void {
     // The claim's lease runs out and the event becomes due again, so nothing is lost.
-    this.options.logger.error?.(`delayed event ${event.delayId}: store fault during delivery; will retry after the lease`, fault);
+    this.options.logger.error?.({ delayId: logId(event.delayId), err: fault }, 'delayed event: store fault during delivery; it will be sent after its lease');
   }
 
   private async handleFailure(event: ClaimedDelayedEvent, error: unknown): Promise<void> {
     const { deliveryRetry, logger, clock } = this.options;
     const attempts = event.attempts + 1;
     if (isPermanentFailure(error) || attempts >= deliveryRetry.attempts) {
-      logger.warn?.(`delayed event ${event.delayId} failed after ${attempts} attempt(s)`, error);
+      logger.warn?.({ delayId: logId(event.delayId), attempts, err: error }, 'delayed event failed');
       this.queueFinalise(event, { kind: 'failed', error });
       return;
     }
     const backoffMs = Math.min(deliveryRetry.maxBackoffMs, deliveryRetry.initialBackoffMs * 2 ** (attempts - 1));
-    logger.warn?.(`delayed event ${event.delayId}: attempt ${attempts} failed; retrying in ${backoffMs} ms`, error);
+    logger.warn?.({ delayId: logId(event.delayId), attempts, retryInMs: backoffMs, err: error }, 'delayed event: sending failed; retrying');
     await this.reschedule(event, clock.now() + backoffMs, attempts);
   }
 
@@ -312,10 +366,9 @@ export class Delivery {
       results = await this.store.finaliseMany(events);
     } catch (storeFault) {
       // One line for the batch: a Redis outage mid-storm must not log a line per event.
-      const first = (events[0] as ClaimedDelayedEvent).delayId;
       this.options.logger.error?.(
-        `${events.length} delayed event(s) (${first}${events.length > 1 ? ', …' : ''}): store fault while finalising; they will be sent again after the lease`,
-        storeFault,
+        { count: events.length, delayId: logId((events[0] as ClaimedDelayedEvent).delayId), err: storeFault },
+        'delayed events: store fault while finalising; they will be sent again after their lease',
       );
       return;
     }
@@ -336,12 +389,14 @@ export class Delivery {
    */
   report(event: StoredDelayedEvent, trigger: DueDelayedEvent['trigger'], outcome: FinalOutcome): void {
     if (this.options.retainFinalised !== undefined) this.queueRetain(toFinalised(event, outcome, this.options.clock.now()));
+    const metrics = this.options.metrics;
+    if (metrics !== undefined) metrics.finalised(outcome, outcome.kind === 'failed' ? (asMatrixError(outcome.error)?.errcode ?? 'M_UNKNOWN') : undefined);
     const hook = this.options.onFinalised;
     if (hook === undefined) return;
     try {
       hook(toDueEvent(event, trigger), outcome);
     } catch (error) {
-      this.options.logger.error?.('onFinalised hook threw', error);
+      this.options.logger.error?.({ delayId: logId(event.delayId), err: error }, 'delayed events: the onFinalised hook threw');
     }
   }
 
@@ -359,7 +414,7 @@ export class Delivery {
     const options = { nowMs: this.options.clock.now(), maxAgeMs: policy.maxAgeMs, maxPerUser: policy.maxPerUser };
     const running: Promise<void> = Promise.resolve()
       .then(() => this.store.retain?.(records, options))
-      .catch((fault: unknown) => this.options.logger.warn?.(`${records.length} finalised delayed event(s) could not be retained for lookup`, fault))
+      .catch((fault: unknown) => this.options.logger.warn?.({ count: records.length, err: fault }, 'delayed events: finalised events could not be retained for lookup'))
       .finally(() => this.inFlight.delete(running));
     this.inFlight.add(running);
   }

@@ -5,6 +5,7 @@ import { DEFAULT_MAX_OUTSTANDING_PER_USER } from './max-outstanding-guard.js';
 import type { FinalOutcome, Logger, SendEventFn, DueDelayedEvent } from './types.js';
 import type { DelayedEventStore } from './store.js';
 import type { RateLimiterLike } from './rate-limiter.js';
+import type { SchedulerMetrics } from './metrics.js';
 
 /**
  * Which pending delayed state events a newer state event on the same (room, type, state key) cancels.
@@ -161,6 +162,12 @@ export interface DelayedEventSchedulerOptions {
   readonly listPageSize?: number;
   /** Called once for each event leaving the schedule: sent, cancelled or failed. Must not throw. */
   readonly onFinalised?: (event: DueDelayedEvent, outcome: FinalOutcome) => void;
+  /**
+   * Where counts and timings go, e.g. `createPrometheusMetrics()` from
+   * `matrix-delayed-events/prometheus`, or any object of the {@link SchedulerMetrics} shape.
+   * @defaultValue none: nothing is measured, and the hot path pays one `if` per call site
+   */
+  readonly metrics?: SchedulerMetrics;
 }
 
 /** {@link DelayedEventSchedulerOptions} after defaults and validation. */
@@ -199,6 +206,8 @@ export interface ResolvedSchedulerOptions {
   readonly listPageSize: number;
   /** See {@link DelayedEventSchedulerOptions.onFinalised}. */
   readonly onFinalised: ((event: DueDelayedEvent, outcome: FinalOutcome) => void) | undefined;
+  /** See {@link DelayedEventSchedulerOptions.metrics}. */
+  readonly metrics: SchedulerMetrics | undefined;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -292,7 +301,12 @@ export function resolveSchedulerOptions(input: DelayedEventSchedulerOptions): Re
     pollIntervalMs: positiveInteger(input.pollIntervalMs, 'pollIntervalMs', 1000),
     listPageSize: positiveInteger(input.listPageSize, 'listPageSize', 100),
     onFinalised: input.onFinalised,
+    metrics: input.metrics,
   };
+  const metricsHooks = ['scheduled', 'restarted', 'rejected', 'deferred', 'finalised', 'sendFinished'] as const;
+  if (input.metrics !== undefined && (typeof input.metrics !== 'object' || input.metrics === null || metricsHooks.some((hook) => typeof input.metrics?.[hook] !== 'function'))) {
+    throw new ConfigError('ERR_DE_OPTION_INVALID', `metrics must be an object with the methods ${metricsHooks.join(', ')}`);
+  }
   if (input.onFinalised !== undefined && typeof input.onFinalised !== 'function') {
     throw new ConfigError('ERR_DE_OPTION_INVALID', 'onFinalised must be a function');
   }

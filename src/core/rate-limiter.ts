@@ -198,7 +198,7 @@ export class RateLimiter implements RateLimiterLike {
       return { ok: true };
     } catch (rejection) {
       if (rejection instanceof RateLimiterRes) return { ok: false, retryAfterMs: Math.max(1, rejection.msBeforeNext) };
-      this.logger.warn?.(`rate limiter "${bucket}" unavailable; letting the request through`, rejection);
+      this.logger.warn?.({ bucket, err: rejection }, 'delayed events: rate limiter unavailable; letting the request through');
       return { ok: true };
     }
   }

@@ -217,6 +217,14 @@ export interface RetentionOptions {
   readonly maxPerUser: number;
 }
 
+/** What {@link DelayedEventStore.stats} reports. */
+export interface StoreStats {
+  /** Outstanding events: pending and claimed (being sent), of every user. */
+  readonly outstanding: number;
+  /** Earliest due time, as {@link DelayedEventStore.nextDueAtMs} gives it; `undefined` when empty. */
+  readonly nextDueAtMs: number | undefined;
+}
+
 /** What a store can do beyond the contract. */
 export interface StoreCapabilities {
   /** Several processes can share this store (and its data survives a process restart). */
@@ -290,6 +298,18 @@ export interface DelayedEventStore {
    */
   finaliseMany?(events: readonly ClaimedDelayedEvent[]): Promise<MutationResult[]>;
 
+  /**
+   * Optional (for graceful shutdown, `stop({ deadlineMs })`): gives up claims this worker still holds,
+   * so another worker sends the events at once instead of after the lease. Each event whose claim token
+   * still matches becomes pending again, due at its `sendAtMs` (a due event is due at once; one claimed
+   * by the `send` action goes back to its schedule), its attempt count unchanged; a claim no longer
+   * held gives `not_found` for that item and is left alone. Stores shared across processes announce the
+   * new earliest due time to watchers, as any change that makes something due earlier does.
+   *
+   * @returns One result per event, in order.
+   */
+  release?(events: readonly ClaimedDelayedEvent[], nowMs: number): Promise<MutationResult[]>;
+
   /** Cancels pending state events for one (room, type, state key), keeping `keepUserId`'s own. */
   cancelByStateKey(filter: StateKeyFilter): Promise<CancelByStateKeyResult>;
 
@@ -310,6 +330,12 @@ export interface DelayedEventStore {
    * it and it is still retained (finalised within `maxAgeMs` of `nowMs`).
    */
   getFinalised?(delayId: DelayId, userId: string, options: { readonly nowMs: number; readonly maxAgeMs: number }): Promise<FinalisedDelayedEvent | undefined>;
+
+  /**
+   * Optional (for metrics, read when scraped): how many events are outstanding and when the earliest is
+   * due. Must be cheap (O(1) or close): it is called on every scrape.
+   */
+  stats?(): Promise<StoreStats>;
 
   /**
    * Optional, for stores shared across processes: calls `listener` when any process (this one included)

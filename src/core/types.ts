@@ -66,16 +66,30 @@ export interface DueDelayedEvent {
  */
 export type SendEventFn = (event: DueDelayedEvent, signal: AbortSignal) => Promise<unknown> | unknown;
 
-/** Minimal logger; `console` fits. The default logs nothing. */
+/**
+ * One level of a {@link Logger}, in pino's call shape: a record of fields and a message
+ * (`logger.warn({ delayId, err }, 'delivery failed')`), or a message alone.
+ */
+export type LogFn = (recordOrMessage: Record<string, unknown> | string, message?: string) => void;
+
+/**
+ * Where the library's diagnostics go, in pino's shape: a pino logger fits as it is (as do bunyan and
+ * anything with the same methods), and so does `console` (or `consoleLogger()`, which prints the
+ * message first). The default logs nothing.
+ *
+ * @remarks
+ * Records never hold a full delay ID (a capability: a short prefix, `delayId: 'k3J9xQ…'`) or event
+ * content. Errors are under `err`, as pino's standard serialiser expects.
+ */
 export interface Logger {
   /** Diagnostic detail. */
-  debug?(message: string, detail?: unknown): void;
+  readonly debug?: LogFn;
   /** Something worth knowing that needs no action. */
-  info?(message: string, detail?: unknown): void;
+  readonly info?: LogFn;
   /** Something went wrong but was handled. */
-  warn?(message: string, detail?: unknown): void;
+  readonly warn?: LogFn;
   /** Something went wrong and was not handled as hoped. */
-  error?(message: string, detail?: unknown): void;
+  readonly error?: LogFn;
 }
 
 /** How a delayed event left the schedule. */
@@ -175,4 +189,23 @@ export interface DelayedEventDetails extends PendingDelayedEvent {
     /** Why it failed, for a failed event. */
     readonly error?: { readonly errcode: string; readonly message: string } | undefined;
   };
+}
+
+/** What {@link DelayedEventScheduler.health} reports. */
+export interface SchedulerHealth {
+  /** Whether the store answered (within the health check's timeout). */
+  readonly store: 'ok' | 'unreachable';
+  /**
+   * The wake-up timer: `armed` (waiting for the next due event), `idle` (started, nothing scheduled),
+   * `draining` (sending due events now), or `stopped` (`start()` not called, or `stop()` called).
+   */
+  readonly timer: 'armed' | 'idle' | 'draining' | 'stopped';
+  /** The earliest due time in the store, Unix ms; absent when nothing is scheduled or the store did not answer. */
+  readonly nextDueAtMs?: number;
+  /**
+   * How overdue the oldest due event is, in ms (0 when nothing is overdue); absent when nothing is
+   * scheduled or the store did not answer. A value that keeps growing means delivery is stuck or
+   * falling behind (no worker started, the host's `sendEvent` hangs, or the store fails).
+   */
+  readonly oldestDueLagMs?: number;
 }

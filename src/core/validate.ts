@@ -1,5 +1,7 @@
 import { InvalidRequestError, MaxDelayExceededError } from './errors.js';
-import type { JsonObject, Requester } from './types.js';
+import { newDelayId, txnKey } from './ids.js';
+import type { NewDelayedEvent } from './store.js';
+import type { JsonObject, Requester, ScheduleRequest } from './types.js';
 
 /** Longest identifier (room, type, state key, txn, delay ID) accepted, in UTF-16 code units. */
 export const MAX_IDENTIFIER_LENGTH = 255;
@@ -57,4 +59,30 @@ export function isPlausibleId(value: unknown): value is string {
 /** A requester given as a bare user ID or as user and device. */
 export function asRequester(requester: Requester | string): Requester {
   return typeof requester === 'string' ? { userId: requester } : requester;
+}
+
+/**
+ * Checks what a scheduling request means (identifiers, the delay against `maxDelayMs`, the content)
+ * and builds the event to add, with a fresh delay ID.
+ *
+ * @throws {@link InvalidRequestError}, {@link MaxDelayExceededError}.
+ */
+export function validateScheduleRequest(request: ScheduleRequest, maxDelayMs: number): NewDelayedEvent {
+  const txnId = request.txnId === undefined ? undefined : validateIdentifier(request.txnId, 'txnId');
+  return {
+    delayId: newDelayId(),
+    userId: validateIdentifier(request.userId, 'userId'),
+    deviceId: request.deviceId,
+    roomId: validateIdentifier(request.roomId, 'roomId'),
+    type: validateIdentifier(request.type, 'type'),
+    stateKey: request.stateKey === undefined ? undefined : validateIdentifier(request.stateKey, 'stateKey', true),
+    delayMs: validateDelay(request.delayMs, maxDelayMs),
+    contentJson: serialiseContent(request.content),
+    txnKey: txnId === undefined ? undefined : txnKey(request, txnId),
+  };
+}
+
+/** A listing's page size: the caller's `limit` when it is a positive integer, at most `maxPageSize`. */
+export function pageSizeFor(limit: number | undefined, maxPageSize: number): number {
+  return limit !== undefined && Number.isSafeInteger(limit) && limit > 0 ? Math.min(limit, maxPageSize) : maxPageSize;
 }

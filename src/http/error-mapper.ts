@@ -73,7 +73,7 @@ export class ErrorMapper {
       if (answer !== undefined) return answer;
     }
     if (isDelayedEventsError(error)) {
-      if (error.httpStatus >= 500) this.logger.error?.(`delayed events: ${error.message}`, error.cause ?? error);
+      if (error.httpStatus >= 500) this.logger.error?.({ err: error.cause ?? error }, `delayed events: ${error.message}`);
       let body: Record<string, unknown> = { errcode: error.errcode, error: error.message, ...extraFields(error) };
       if (style === 'unstable' && MSC4140_ERRCODES.has(error.errcode)) body = unstableForm(body);
       const headers: Record<string, string> = {};
@@ -87,7 +87,7 @@ export class ErrorMapper {
     if (matrixError !== undefined) {
       return { status: matrixError.httpStatus, headers: {}, body: { errcode: matrixError.errcode, error: matrixError.message } };
     }
-    this.logger.error?.('delayed events: unexpected error', error);
+    this.logger.error?.({ err: error }, 'delayed events: unexpected error');
     return { status: 500, headers: {}, body: { errcode: 'M_UNKNOWN', error: 'Internal server error.' } };
   }
 }

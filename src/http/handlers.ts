@@ -198,7 +198,7 @@ export function createDelayedEventsHandler(options: DelayedEventsHandlerOptions)
       const mapped = mapper.toResponse(error, styleOf(route));
       return { status: mapped.status, headers: withJsonType(mapped.headers), body: mapped.body };
     } catch (mapperFault) {
-      logger?.error?.('matrix-delayed-events: error mapping failed', mapperFault);
+      logger?.error?.({ err: mapperFault }, 'matrix-delayed-events: error mapping failed');
       return { status: 500, headers: { 'content-type': JSON_TYPE }, body: { errcode: 'M_UNKNOWN', error: 'Internal server error' } };
     }
   };

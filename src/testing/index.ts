@@ -1,9 +1,8 @@
 /**
- * Test helpers: a {@link ManualClock} for deterministic time and {@link describeStoreConformance}, the
- * store conformance suite (Vitest and fast-check are optional peer dependencies needed only here).
+ * Test helpers with no peer dependencies: a {@link ManualClock} for deterministic time. The store
+ * conformance suite, which needs Vitest and fast-check, lives in `matrix-delayed-events/testing/conformance`
+ * so that this entry loads anywhere, under `import` and `require()` alike.
  *
  * @module
  */
 export { ManualClock } from './manual-clock.js';
-export { describeStoreConformance } from './store-conformance.js';
-export type { StoreTestContext, StoreUnderTest, StoreConformanceOptions } from './store-conformance.js';

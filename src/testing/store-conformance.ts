@@ -46,7 +46,7 @@ let prefixCounter = 0;
  *
  * @example
  * ```ts
- * import { describeStoreConformance } from 'matrix-delayed-events/testing';
+ * import { describeStoreConformance } from 'matrix-delayed-events/testing/conformance';
  * describeStoreConformance('my store', async ({ keyPrefix }) => {
  *   const store = await createMyStore({ prefix: keyPrefix });
  *   return { store, cleanup: () => store.dropAll() };
@@ -257,6 +257,62 @@ export function describeStoreConformance(
       const { cancelled } = await store.cancelByStateKey({ roomId: next.roomId, ...state, keepUserId: undefined });
       expect(cancelled.map((e) => e.delayId)).toEqual([next.delayId]);
       expect(await store.finaliseMany([])).toEqual([]);
+    });
+
+    it('counts outstanding events and reports the earliest due time (stats, when offered)', async (testContext) => {
+      const store = ctx().store;
+      if (store.stats === undefined) return testContext.skip();
+      expect(await store.stats()).toEqual({ outstanding: 0, nextDueAtMs: undefined });
+      const now = ctx().clock.now();
+      const a = event({ delayMs: 0 });
+      const b = event({ delayMs: 2000, userId: '@bob:example.org' });
+      const c = event({ delayMs: 5000 });
+      for (const e of [a, b, c]) await add(e);
+      expect(await store.stats()).toEqual({ outstanding: 3, nextDueAtMs: now });
+      // A claimed event is still outstanding; its lease end is a due time like any other.
+      const [claimed] = await store.claimDue({ ...claimOpts(), max: 1 });
+      expect(await store.stats()).toEqual({ outstanding: 3, nextDueAtMs: now + 2000 });
+      await store.finalise(claimed!.delayId, claimed!.claimToken);
+      await store.cancel(b.delayId, b.userId);
+      expect(await store.stats()).toEqual({ outstanding: 1, nextDueAtMs: now + 5000 });
+      await store.cancel(c.delayId, c.userId);
+      expect(await store.stats()).toEqual({ outstanding: 0, nextDueAtMs: undefined });
+    });
+
+    it('releases held claims at once, only while the claim token matches (release, when offered)', async (testContext) => {
+      const store = ctx().store;
+      if (store.release === undefined) return testContext.skip();
+      const now = ctx().clock.now();
+      const a = event({ delayMs: 0 });
+      const b = event({ delayMs: 0, userId: '@bob:example.org' });
+      const c = event({ delayMs: 5000 });
+      for (const e of [a, b, c]) await add(e);
+      const held = await store.claimDue({ ...claimOpts('mine'), max: 2 });
+      expect(held).toHaveLength(2);
+      const action = await store.claim(c.delayId, c.userId, claimOpts('mine'));
+      if (!action.ok) throw new Error('claim failed');
+      // Nothing is due until the leases lapse...
+      expect(await store.claimDue({ ...claimOpts('other'), max: 10 })).toEqual([]);
+      const results = await store.release([...held, action.event], now);
+      expect(results).toEqual([
+        { ok: true, nextDueAtMs: now },
+        { ok: true, nextDueAtMs: now },
+        { ok: true, nextDueAtMs: now },
+      ]);
+      // ...but released claims are due again at once: due events now, the `send` action's at its own time.
+      expect(await store.get(c.delayId)).toMatchObject({ sendAtMs: now + 5000, attempts: 0 });
+      expect((await store.listForUser(c.userId, { limit: 10 })).map((e) => e.delayId)).toContain(c.delayId);
+      const retaken = await store.claimDue({ ...claimOpts('other'), max: 10 });
+      expect(retaken.map((e) => e.delayId).sort()).toEqual([a.delayId, b.delayId].sort());
+      // A claim no longer held is left alone: the stale holder's release is a no-op.
+      expect(await store.release(held, now)).toEqual([
+        { ok: false, reason: 'not_found' },
+        { ok: false, reason: 'not_found' },
+      ]);
+      expect(await store.claimDue({ ...claimOpts('third'), max: 10 })).toEqual([]);
+      const [first] = retaken;
+      expect(await store.finalise(first!.delayId, first!.claimToken)).toMatchObject({ ok: true });
+      expect(await store.release([], now)).toEqual([]);
     });
 
     describe('retention of finalised events (retain, when offered)', () => {

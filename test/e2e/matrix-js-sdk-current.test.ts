@@ -1,7 +1,8 @@
 /**
  * The current matrix-js-sdk (43, Node >= 22), run by the Node 22 of test/e2e/current-sdk (its own small
- * package, installed by the root `prepare` script, so the root's `node_modules/.bin/node` stays the system Node) against the
- * example homeserver: its `_unstable_*ScheduledDelayedEvent` methods try the subpath form
+ * package, installed by the suite's global setup test/setup/current-sdk-global-setup.ts, so the root's
+ * `node_modules/.bin/node` stays the system Node) against the example homeserver: its
+ * `_unstable_*ScheduledDelayedEvent` methods try the subpath form
  * `POST /unstable/org.matrix.msc4140/delayed_events/{id}/{action}` first (falling back to the body form
  * only on a JSON `M_UNRECOGNIZED`), and its deprecated `_unstable_updateDelayedEvent` sends the body form
  * without a token first, repeating it with one after 401 `M_MISSING_TOKEN`.
@@ -24,7 +25,7 @@ const requests: { method: string; path: string; auth: boolean; body: string; sta
 
 beforeAll(async () => {
   if (!existsSync(NODE22)) {
-    throw new Error(`Node 22 for the current matrix-js-sdk is missing: run \`npm ci --prefix test/e2e/current-sdk\` (the root \`npm ci\` does it through its prepare script).`);
+    throw new Error(`Node 22 for the current matrix-js-sdk is missing: run \`npm ci --prefix test/e2e/current-sdk\` (the suite's global setup, test/setup/current-sdk-global-setup.ts, normally does it).`);
   }
   server = await startServer({ rateLimits: { manage: { points: 50, durationMs: 5_000 } } });
   server.listening.server.on('request', (req: IncomingMessage, res: { on(event: 'finish', cb: () => void): void; statusCode: number }) => {

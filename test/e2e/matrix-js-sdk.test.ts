@@ -81,7 +81,7 @@ beforeAll(async () => {
   server = await startServer({
     // Realistic limits, generous enough for a heartbeat every 300 ms.
     rateLimits: { manage: { points: 50, durationMs: 5_000 } },
-    logger: { debug: (message) => message.startsWith('unrecognized') && unrecognized.push(message) },
+    logger: { debug: (message: unknown) => typeof message === 'string' && message.startsWith('unrecognized') && unrecognized.push(message) },
   });
   server.listening.server.on('request', (req: IncomingMessage) => {
     // Captured now: Express rewrites req.url while routing.

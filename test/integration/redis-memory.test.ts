@@ -6,7 +6,7 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedisStore } from '../../src/stores/redis/index.js';
+import { createRedisStore } from '../../src/redis/index.js';
 import type { NewDelayedEvent } from '../../src/core/store.js';
 import { startPrivateRedis, type PrivateRedis } from '../setup/redis-server.js';
 import { deleteByPrefix } from './helpers/redis.js';

@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DelayedEventScheduler, ErrorMapper, RateLimiter, isDelayedEventsError, type DueDelayedEvent } from '../../src/index.js';
 import { ManualClock } from '../../src/testing/index.js';
-import { createRedisRateLimiter, createRedisStore } from '../../src/stores/redis/index.js';
+import { createRedisRateLimiter, createRedisStore } from '../../src/redis/index.js';
 import { startPrivateRedis, type PrivateRedis } from '../setup/redis-server.js';
 
 /** A guarded action that does nothing: what is tested is the charge. */

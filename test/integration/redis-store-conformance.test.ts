@@ -1,6 +1,6 @@
 import { afterAll } from 'vitest';
-import { createRedisStore } from '../../src/stores/redis/index.js';
-import { describeStoreConformance } from '../../src/testing/index.js';
+import { createRedisStore } from '../../src/redis/index.js';
+import { describeStoreConformance } from '../../src/testing/conformance.js';
 import { deleteByPrefix, newClient } from './helpers/redis.js';
 
 const client = newClient();

@@ -4,7 +4,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, expect, it } from 'vitest';
-import { createRedisStore } from '../../src/stores/redis/index.js';
+import { createRedisStore } from '../../src/redis/index.js';
 import { redisKeys } from '../../src/stores/redis/keys.js';
 import { newClient } from './helpers/redis.js';
 

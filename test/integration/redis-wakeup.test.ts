@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, expect, it } from 'vitest';
 import { DelayedEventScheduler, RateLimiter, type DueDelayedEvent } from '../../src/index.js';
-import { createRedisStore } from '../../src/stores/redis/index.js';
+import { createRedisStore } from '../../src/redis/index.js';
 import { redisKeys } from '../../src/stores/redis/keys.js';
 import { deleteByPrefix, newClient } from './helpers/redis.js';
 

@@ -14,6 +14,7 @@ import type {
   RetentionOptions,
   StateKeyFilter,
   StoredDelayedEvent,
+  StoreStats,
 } from '../../core/store.js';
 import type { DelayId } from '../../core/types.js';
 import { DueIndex } from './due-index.js';
@@ -76,6 +77,8 @@ class MemoryStore implements DelayedEventStore {
   private txnQueue: TxnRecord[] = [];
   private txnQueueHead = 0;
   private readonly finalised = new FinalisedRecords();
+  /** Outstanding (pending or claimed) events, for {@link MemoryStore.stats}. */
+  private outstanding = 0;
 
   async add(event: NewDelayedEvent, options: AddOptions): Promise<AddResult> {
     this.expireTxns(options.nowMs);
@@ -89,6 +92,7 @@ class MemoryStore implements DelayedEventStore {
     }
     const s = this.slots;
     const slot = s.allocate();
+    this.outstanding++;
     s.delayId[slot] = event.delayId;
     s.userId[slot] = event.userId;
     s.deviceId[slot] = event.deviceId;
@@ -219,6 +223,22 @@ class MemoryStore implements DelayedEventStore {
     return finalised.map((ok) => (ok ? done : NOT_FOUND));
   }
 
+  async release(events: readonly ClaimedDelayedEvent[], nowMs: number): Promise<MutationResult[]> {
+    const s = this.slots;
+    const released: boolean[] = [];
+    for (const event of events) {
+      const slot = this.claimedBy(event.delayId, event.claimToken);
+      if (slot !== NONE) {
+        s.claim[slot] = undefined;
+        this.due.remove(slot);
+        this.due.insert(slot, s.send[slot] as number, nowMs);
+      }
+      released.push(slot !== NONE);
+    }
+    const done = { ok: true, nextDueAtMs: this.due.peekDueAtMs() } as const;
+    return released.map((ok) => (ok ? done : NOT_FOUND));
+  }
+
   async cancelByStateKey(filter: StateKeyFilter): Promise<CancelByStateKeyResult> {
     const s = this.slots;
     const cancelled: StoredDelayedEvent[] = [];
@@ -250,6 +270,10 @@ class MemoryStore implements DelayedEventStore {
 
   async nextDueAtMs(): Promise<number | undefined> {
     return this.due.peekDueAtMs();
+  }
+
+  async stats(): Promise<StoreStats> {
+    return { outstanding: this.outstanding, nextDueAtMs: this.due.peekDueAtMs() };
   }
 
   private pendingOwnedBy(delayId: DelayId, userId: string): number {
@@ -289,7 +313,7 @@ class MemoryStore implements DelayedEventStore {
   }
 
   // Deliberately one literal, not the snapshot spread into another object: storms claim thousands at
-  // once, and the spread doubled the drain time of a 100,000-event storm (464 to 913 ms).
+  // once, and a spread per event is a large share of a storm's drain (see bench/NOTES.md).
   private claimed(slot: number): ClaimedDelayedEvent {
     const s = this.slots;
     const sendAtMs = s.send[slot] as number;
@@ -355,6 +379,7 @@ class MemoryStore implements DelayedEventStore {
       else this.byStateHash.set(s.stateHash[slot] as number, after);
     }
     s.free(slot);
+    this.outstanding--;
   }
 
   private expireTxns(nowMs: number): void {

@@ -1,17 +1,28 @@
 /**
- * Builds the packed record of a new pending event in Node, byte for byte what `encodeEvent()` in
- * `lua/includes/codec.lua` writes (see there for the layout), so the add script only stores it:
- * building strings in Lua cost most of an add's Redis time. The integration tests compare both. Also
- * reads the records that scripts return ({@link decodeClaimedRecord}, {@link decodePendingRecord}).
+ * The one place that builds and reads the `<byteLength>:<value>` strings of the store, and its
+ * record layout (see `lua/includes/codec.lua`): builds the packed record of a new pending event in
+ * Node, byte for byte what `encodeEvent()` in codec.lua writes, so the add script only stores it
+ * (redis-server, which every worker shares, builds no strings); the integration tests compare both.
+ * Also reads every record a script returns ({@link decodeStoredRecord}, {@link decodeClaimedRecord}):
+ * scripts return records as stored, never event fields one by one.
  *
  * @internal
  * @packageDocumentation
  */
 import type { ClaimedDelayedEvent, NewDelayedEvent, StoredDelayedEvent } from '../../core/store.js';
 
+/**
+ * `<byteLength>:<value>` (UTF-8 bytes): a record's string field, an owner as scripts compare it with a
+ * record, a state-index entry, and each part of the state-index triple.
+ * @internal
+ */
+export function lengthPrefixed(value: string): string {
+  return `${Buffer.byteLength(value)}:${value}`;
+}
+
 /** A string field: `<byteLength>:<bytes>`, or `~` when absent. */
 function encodeString(value: string | undefined): string {
-  return value === undefined ? '~' : `${Buffer.byteLength(value)}:${value}`;
+  return value === undefined ? '~' : lengthPrefixed(value);
 }
 
 /** The template markers (bytes 1 and 2): strings holding them are never templated. */
@@ -88,16 +99,18 @@ function skipBytes(s: string, from: number, byteLength: number): number {
 
 /**
  * Reads a record in codec.lua's layout. A claimed record holds its send time (claimedSendAtMs); a
- * pending one's is `sendAtMs`, its due score.
+ * pending one's is `dueScore`, its score in the due index.
  */
-function readRecord(delayId: string, record: string, sendAtMs: number | undefined): StoredDelayedEvent & { claimToken: string | undefined } {
+function readRecord(delayId: string, record: string, dueScore: number | undefined): StoredDelayedEvent & { claimToken: string | undefined } {
   const c1 = record.indexOf(',');
   const c2 = record.indexOf(',', c1 + 1);
   const c3 = record.indexOf(',', c2 + 1);
   if (c1 < 0 || c2 < 0 || c3 < 0) throw new Error(`malformed delayed event record for ${delayId}`);
   const delayMs = Number(record.slice(0, c1));
   const attempts = Number(record.slice(c1 + 1, c2));
-  const sendAt = sendAtMs ?? Number(record.slice(c2 + 1, c3));
+  const claimedSendAt = record.slice(c2 + 1, c3);
+  const sendAt = claimedSendAt === '' ? dueScore : Number(claimedSendAt);
+  if (sendAt === undefined || !Number.isFinite(sendAt)) throw new Error(`delayed event record for ${delayId} has no send time`);
   // The string fields, each "~" or <byteLength>:<bytes> (the state key <byteLength>;<template>).
   const fields: (string | undefined)[] = [];
   let templated = false;
@@ -148,10 +161,8 @@ function readRecord(delayId: string, record: string, sendAtMs: number | undefine
 }
 
 /**
- * Reads a claimed record in Node: the storm's claim script returns each record as it stored it
- * instead of decoding it into ten reply fields, since decoding in Lua held up redis-server, which every
- * worker shares, while the delivering process has time to spare. The layout is codec.lua's, as the
- * claim script writes it (claimedSendAtMs and the claim token always present).
+ * Reads a claimed record as the claim scripts return it (claimedSendAtMs and the claim token always
+ * present).
  *
  * @param leaseUntilMs - The lease end the caller asked for (the record does not hold it).
  * @internal
@@ -164,13 +175,23 @@ export function decodeClaimedRecord(delayId: string, record: string, leaseUntilM
 }
 
 /**
- * Reads a pending record in Node, as the cancel script returns it (for the same reason as
- * {@link decodeClaimedRecord}).
+ * Reads a record, pending or claimed, as a script returns it with its due score.
  *
- * @param sendAtMs - The event's score in the due index (a pending record does not hold it).
+ * @param dueScore - The event's score in the due index: the send time of a pending event (a claimed
+ * record holds its own).
  * @internal
  */
-export function decodePendingRecord(delayId: string, record: string, sendAtMs: number): StoredDelayedEvent {
-  const { claimToken: _pending, ...event } = readRecord(delayId, record, sendAtMs);
+export function decodeStoredRecord(delayId: string, record: string, dueScore: unknown): StoredDelayedEvent {
+  const { claimToken: _claim, ...event } = readRecord(delayId, record, dueScore === null || dueScore === false ? undefined : Number(dueScore));
   return event;
+}
+
+/**
+ * Reads a flat script reply of (delayId, due score, record) triples from `from` on.
+ * @internal
+ */
+export function decodeRecordTriples(reply: readonly unknown[], from = 0): StoredDelayedEvent[] {
+  const events: StoredDelayedEvent[] = [];
+  for (let i = from; i + 2 < reply.length; i += 3) events.push(decodeStoredRecord(String(reply[i]), String(reply[i + 2]), reply[i + 1]));
+  return events;
 }

@@ -14,6 +14,7 @@
  */
 
 import { createHash } from 'node:crypto';
+import { lengthPrefixed } from './codec.js';
 
 /** Kind tags, kept short because every byte of a key name is paid for once per key. */
 const KIND = {
@@ -87,7 +88,7 @@ export const STATE_BUCKETS = 1024;
  * @internal
  */
 export function stateSlotFromBase(base: string, roomId: string, type: string, stateKey: string): { readonly key: string; readonly field: string } {
-  const triple = `${Buffer.byteLength(roomId)}:${roomId}${Buffer.byteLength(type)}:${type}${stateKey}`;
+  const triple = `${lengthPrefixed(roomId)}${lengthPrefixed(type)}${stateKey}`;
   const h = createHash('sha1').update(triple, 'utf8').digest('hex');
   return { key: `${base}${KIND.state}:${(parseInt(h.slice(0, 3), 16) % STATE_BUCKETS).toString(16)}`, field: h.slice(3, 15) };
 }

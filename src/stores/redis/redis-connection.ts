@@ -8,6 +8,7 @@
  */
 import type { Cluster, Redis } from 'ioredis';
 import { luaScripts, type LuaScript } from './lua/scripts.generated.js';
+import type { ScriptCall } from './scripts/call.js';
 
 /** A ready ioredis client: a single node or a cluster. */
 export type RedisClient = Redis | Cluster;
@@ -36,7 +37,8 @@ const registered = new WeakSet<object>();
 export function registerScripts(client: RedisClient): void {
   if (registered.has(client)) return;
   for (const script of Object.values(luaScripts)) {
-    client.defineCommand(commandName(script), { numberOfKeys: script.numberOfKeys, lua: script.lua });
+    // Without numberOfKeys, ioredis takes the count from the first argument (and prefixes that many keys).
+    client.defineCommand(commandName(script), script.numberOfKeys === null ? { lua: script.lua } : { numberOfKeys: script.numberOfKeys, lua: script.lua });
   }
   registered.add(client);
 }
@@ -68,8 +70,13 @@ export class RedisConnection {
     return this.call(() => {
       const fn = (this.client as unknown as Record<string, ScriptFn>)[commandName(script)];
       if (fn === undefined) throw new Error(`Lua script ${script.name} is not registered on this client`);
-      return fn.call(this.client, ...keys, ...args);
+      return script.numberOfKeys === null ? fn.call(this.client, keys.length, ...keys, ...args) : fn.call(this.client, ...keys, ...args);
     });
+  }
+
+  /** Runs a script call built by one of the modules in `scripts/`. */
+  run(call: ScriptCall): Promise<unknown> {
+    return this.script(call.script, call.keys, call.args);
   }
 
   /** Runs any command with the same fail-fast rules. */

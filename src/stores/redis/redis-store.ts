@@ -1,24 +1,37 @@
 import { ConfigError } from '../../core/config-error.js';
-import type { DelayId, Logger } from '../../core/types.js';
 import type {
   AddOptions,
   AddResult,
+  CancelByStateKeyResult,
   ClaimOptions,
   ClaimedDelayedEvent,
   DelayedEventStore,
+  EventOutcome,
   ListCursor,
   MutationResult,
   NewDelayedEvent,
-  RestartOutcome,
   StateKeyFilter,
   StoreCapabilities,
   StoredDelayedEvent,
 } from '../../core/store.js';
-import { decodeClaimedRecord, decodePendingRecord, encodeNewEvent } from './codec.js';
-import { checkKeyPart, redisKeys, stateSlotFromBase, txnKeyFromBase, userKeyFromBase, type RedisKeys } from './keys.js';
-import { RedisConnection, type RedisClient } from './redis-connection.js';
+import type { DelayId, Logger } from '../../core/types.js';
+import type { ChargeLink } from './fused-charge.js';
+import { checkKeyPart, redisKeys, type RedisKeys } from './keys.js';
 import { MicroBatcher } from './micro-batcher.js';
-import { mapScriptStatus } from './script-status.js';
+import { RedisConnection, type RedisClient } from './redis-connection.js';
+import { addCall, decodeAdd, type AddItem } from './scripts/add.js';
+import type { Reply } from './scripts/call.js';
+import { cancelByStateKeyCall, decodeCancelByStateKey } from './scripts/cancel-by-state-key.js';
+import { cancelCall, decodeCancel, type CancelItem, type CancelResult } from './scripts/cancel.js';
+import { claimDueCall, decodeClaimDue } from './scripts/claim-due.js';
+import { claimCall, decodeClaim } from './scripts/claim.js';
+import { decodeFinaliseMany, finaliseManyCall } from './scripts/finalise-many.js';
+import { decodeFinalise, finaliseCall } from './scripts/finalise.js';
+import { decodeFindTxn, findTxnCall } from './scripts/find-txn.js';
+import { decodeGet, getCall } from './scripts/get.js';
+import { decodeList, listCall } from './scripts/list.js';
+import { decodeReschedule, rescheduleCall } from './scripts/reschedule.js';
+import { decodeRestart, restartCall, type RestartItem, type RestartRefused, type RestartResult } from './scripts/restart.js';
 import { WakeSubscriber } from './wake-subscriber.js';
 
 /** Options of {@link createRedisStore}. */
@@ -68,294 +81,135 @@ export interface RedisStore extends DelayedEventStore {
   close(): Promise<void>;
 }
 
-type Reply = readonly unknown[];
-
-/** Reads the event layout written by `eventReply()` in `lua/includes/codec.lua`. */
-function decodeEvent(reply: unknown): StoredDelayedEvent {
-  const [delayId, userId, deviceId, roomId, type, stateKey, contentJson, delayMs, sendAtMs, attempts] = reply as [
-    string,
-    string,
-    string | null,
-    string,
-    string,
-    string | null,
-    string,
-    number,
-    number,
-    number,
-  ];
-  return {
-    delayId,
-    userId,
-    deviceId: deviceId ?? undefined,
-    roomId,
-    type,
-    stateKey: stateKey ?? undefined,
-    contentJson,
-    delayMs,
-    runningSinceMs: sendAtMs - delayMs,
-    sendAtMs,
-    attempts,
-  };
-}
-
-function claimed(reply: unknown, options: ClaimOptions): ClaimedDelayedEvent {
-  return { ...decodeEvent(reply), claimToken: options.claimToken, leaseUntilMs: options.nowMs + options.leaseMs };
-}
-
-function optionalNumber(value: unknown): number | undefined {
-  return value === null || value === undefined ? undefined : Number(value);
-}
-
-const notFound = { ok: false, reason: 'not_found' } as const;
-
-/** One queued restart. */
-interface RestartItem {
-  readonly delayId: DelayId;
-  readonly userId: string;
-  readonly nowMs: number;
-}
-
-type RestartResult = MutationResult<RestartOutcome>;
-
-/** The script arguments of "no charge" (includes/rate-charge.lua). */
-const NO_CHARGE = ['', 0, 0, 0, 0] as const;
-
-/** One queued cancel. */
-interface CancelItem {
-  readonly delayId: DelayId;
-  readonly userId: string;
-}
-
-type CancelResult = MutationResult<{ readonly event: StoredDelayedEvent }>;
-
-/** One queued add. */
-interface AddItem {
-  readonly event: NewDelayedEvent;
-  readonly options: AddOptions;
-}
-
 /**
- * Restarts and adds go in batches of up to 32 with up to 4 script calls on the wire at once: one
- * 128-item call left Node and Redis taking turns (41-52k restarts/s); 32 x 4 keeps both busy
- * (62-84k/s, same machine and load). Redis runs calls from one connection in order, so batches still
- * apply in the order they were sent.
+ * Restarts and adds go in batches of up to 32 with up to 4 script calls on the wire at once, which
+ * keeps Node and Redis both busy instead of taking turns on one large call (bench/NOTES.md). Redis
+ * runs calls from one connection in order, so batches still apply in the order they were sent.
  */
 const BATCH = 32;
 const BATCHES_IN_FLIGHT = 4;
 /** Most finalisations sent in one script call (keeps each call short for Redis). */
 const MAX_BATCH = 128;
 
+/**
+ * Orchestration only: batching, the fused charge, and which script runs when. Each script's
+ * arguments and reply live in `scripts/`, beside nothing but the Lua in `lua/`.
+ */
 class RedisDelayedEventStore implements RedisStore {
   readonly capabilities: StoreCapabilities = Object.freeze({ sharedAcrossProcesses: true });
   private readonly redis: RedisConnection;
-  private readonly keys: RedisKeys;
   private readonly wake: WakeSubscriber;
-  private readonly restarts: MicroBatcher<RestartItem, RestartResult>;
-  /** The client's own ioredis `keyPrefix`, which it adds to KEYS but not to charge keys in ARGV. */
-  private readonly clientKeyPrefix: string;
+  private readonly restarts: MicroBatcher<RestartItem, RestartResult | RestartRefused>;
   private readonly adds: MicroBatcher<AddItem, AddResult>;
   private readonly cancels: MicroBatcher<CancelItem, CancelResult>;
 
-  constructor(client: RedisClient, keys: RedisKeys, timeoutMs: number, logger: Logger) {
+  constructor(
+    client: RedisClient,
+    private readonly keys: RedisKeys,
+    timeoutMs: number,
+    logger: Logger,
+    /** Where the pair's limiter offers its pending `manage` point (`createRedisDelayedEvents`). */
+    private readonly link: ChargeLink | undefined,
+  ) {
     this.redis = new RedisConnection(client, timeoutMs);
-    this.keys = keys;
-    this.clientKeyPrefix = client.options.keyPrefix ?? '';
     this.wake = new WakeSubscriber(client, keys.wakeChannel, logger, () => this.nextDueAtMs());
-    this.restarts = new MicroBatcher((items) => this.restartBatch(items), BATCH, BATCHES_IN_FLIGHT);
-    this.adds = new MicroBatcher((items) => this.addBatch(items), BATCH, BATCHES_IN_FLIGHT);
-    this.cancels = new MicroBatcher((items) => this.cancelBatch(items), BATCH, BATCHES_IN_FLIGHT);
+    this.restarts = new MicroBatcher(async (items) => decodeRestart((await this.redis.run(restartCall(keys, items))) as Reply, items.length), BATCH, BATCHES_IN_FLIGHT);
+    this.adds = new MicroBatcher(async (items) => decodeAdd((await this.redis.run(addCall(keys, items))) as Reply, items.length), BATCH, BATCHES_IN_FLIGHT);
+    this.cancels = new MicroBatcher(async (items) => decodeCancel((await this.redis.run(cancelCall(keys, items))) as Reply, items), BATCH, BATCHES_IN_FLIGHT);
   }
 
+  /**
+   * Runs a store call after charging the point the pair's limiter offered, if any (only a restart
+   * takes its point inside its own script).
+   */
+  private afterCharge<T>(run: () => Promise<T>): Promise<T> {
+    const charge = this.link?.take();
+    return charge === undefined ? run() : charge.chargeSeparately().then(run);
+  }
+
+  /** Adds arriving in the same event-loop turn go to Redis as one script call, applied in order. */
   add(event: NewDelayedEvent, options: AddOptions): Promise<AddResult> {
-    return this.adds.submit({ event, options });
+    return this.afterCharge(() => this.adds.submit({ event, options }));
+  }
+
+  findTxn(txnKey: string, nowMs: number): Promise<DelayId | undefined> {
+    return this.afterCharge(async () => decodeFindTxn(await this.redis.run(findTxnCall(this.keys, txnKey, nowMs))));
+  }
+
+  get(delayId: DelayId): Promise<StoredDelayedEvent | undefined> {
+    return this.afterCharge(async () => decodeGet(delayId, (await this.redis.run(getCall(this.keys, delayId))) as Reply | null));
+  }
+
+  listForUser(userId: string, options: { readonly after?: ListCursor | undefined; readonly limit: number }): Promise<StoredDelayedEvent[]> {
+    return this.afterCharge(async () => {
+      if (options.limit <= 0) return [];
+      return decodeList((await this.redis.run(listCall(this.keys, userId, options.after, options.limit))) as Reply);
+    });
   }
 
   /**
-   * Adds arriving in the same event-loop turn go to Redis as one script call, applied in order. Every
-   * string the script stores is built here (record, key suffixes, state slot, transaction record),
-   * where it costs the Node process little, instead of in Lua, where it cost most of an add's Redis time.
+   * Heartbeats arriving in the same event-loop turn go to Redis as one script call. With a `manage`
+   * point offered by the pair's limiter, the point is taken inside that call (refused: the event is
+   * left untouched and the charge's error is thrown).
    */
-  private async addBatch(items: readonly AddItem[]): Promise<AddResult[]> {
-    const k = this.keys;
-    const args: (string | number)[] = [k.wakeChannel];
-    for (const { event, options } of items) {
-      const { delayId, stateKey, txnKey } = event;
-      const state = stateKey === undefined ? undefined : stateSlotFromBase('', event.roomId, event.type, stateKey);
-      args.push(
-        delayId,
-        options.nowMs,
-        options.maxPerUser,
-        userKeyFromBase('', event.userId),
-        encodeNewEvent(event),
-        options.nowMs + event.delayMs,
-        txnKey === undefined ? '' : txnKeyFromBase('', txnKey),
-        `${options.nowMs + options.txnTtlMs}:${delayId}`,
-        options.txnTtlMs,
-        state?.key ?? '',
-        state?.field ?? '',
-        `${Buffer.byteLength(delayId)}:${delayId}`,
-      );
-    }
-    const reply = (await this.redis.script('addDelayedEvents', [k.events, k.due, k.base], args)) as Reply;
-    return items.map((_, i): AddResult => {
-      const outcome = mapScriptStatus(reply[3 * i], 'addDelayedEvents');
-      if (outcome === 'max_outstanding') {
-        return { ok: false, reason: 'max_outstanding', userNextSendAtMs: optionalNumber(reply[3 * i + 2]) };
-      }
-      return { ok: true, delayId: String(reply[3 * i + 1]), duplicate: outcome === 'duplicate', nextDueAtMs: optionalNumber(reply[3 * i + 2]) };
-    });
+  async restart(delayId: DelayId, userId: string, nowMs: number): Promise<RestartResult> {
+    const charge = this.link?.take();
+    const result = await this.restarts.submit({ delayId, userId, nowMs, charge });
+    if (result.ok || result.reason === 'not_found') return result;
+    throw charge!.refused(result.retryAfterMs);
   }
 
-  async findTxn(txnKey: string, nowMs: number): Promise<DelayId | undefined> {
-    const reply = await this.redis.script('findTxn', [this.keys.txn(txnKey)], [nowMs]);
-    return typeof reply === 'string' ? reply : undefined;
-  }
-
-  async get(delayId: DelayId): Promise<StoredDelayedEvent | undefined> {
-    const reply = (await this.redis.script('getDelayedEvent', [this.keys.events, this.keys.due], [delayId])) as Reply | null;
-    return reply === null ? undefined : decodeEvent(reply[0]);
-  }
-
-  async listForUser(userId: string, options: { readonly after?: ListCursor | undefined; readonly limit: number }): Promise<StoredDelayedEvent[]> {
-    if (options.limit <= 0) return [];
-    const reply = (await this.redis.script(
-      'listDelayedEvents',
-      [this.keys.events, this.keys.due, this.keys.user(userId)],
-      [options.after?.sendAtMs ?? '', options.after?.delayId ?? '', options.limit],
-    )) as Reply;
-    return reply.map(decodeEvent);
-  }
-
-  restart(delayId: DelayId, userId: string, nowMs: number): Promise<RestartResult> {
-    return this.restarts.submit({ delayId, userId, nowMs });
-  }
-
-  /** Heartbeats arriving in the same event-loop turn go to Redis as one script call. */
-  private async restartBatch(items: readonly RestartItem[]): Promise<RestartResult[]> {
-    const k = this.keys;
-    const args: (string | number)[] = [k.wakeChannel];
-    for (const { delayId, userId, nowMs } of items) {
-      // The owner as records store it (codec.lua), so the script compares it without decoding.
-      args.push(delayId, `${Buffer.byteLength(userId)}:${userId}`, nowMs, ...NO_CHARGE);
-    }
-    const reply = (await this.redis.script('restartDelayedEvents', [k.events, k.due], args)) as Reply;
-    return items.map((_, i): RestartResult => {
-      const outcome = mapScriptStatus(reply[3 * i], 'restartDelayedEvents');
-      if (outcome !== 'ok') return notFound;
-      return { ok: true, nextDueAtMs: optionalNumber(reply[3 * i + 1]), sendAtMs: Number(reply[3 * i + 2]) };
-    });
-  }
-
+  /** Cancels arriving in the same event-loop turn go to Redis as one script call, applied in order. */
   cancel(delayId: DelayId, userId: string): Promise<CancelResult> {
-    return this.cancels.submit({ delayId, userId });
+    return this.afterCharge(() => this.cancels.submit({ delayId, userId }));
   }
 
-  /**
-   * Cancels arriving in the same event-loop turn go to Redis as one script call, applied in order;
-   * the script returns each removed record as stored, decoded here rather than in Lua.
-   */
-  private async cancelBatch(items: readonly CancelItem[]): Promise<CancelResult[]> {
-    const k = this.keys;
-    const args: string[] = [];
-    // The owner as records store it (codec.lua), so the script compares it without decoding.
-    for (const { delayId, userId } of items) args.push(delayId, `${Buffer.byteLength(userId)}:${userId}`);
-    const reply = (await this.redis.script('cancelDelayedEvents', [k.events, k.due, k.base], args)) as Reply;
-    // Every item of a batch sees the same earliest due time: the one after the whole batch.
-    const nextDueAtMs = optionalNumber(reply[3 * items.length]);
-    return items.map(({ delayId }, i): CancelResult => {
-      if (mapScriptStatus(reply[3 * i], 'cancelDelayedEvents') !== 'ok') return notFound;
-      return { ok: true, nextDueAtMs, event: decodePendingRecord(delayId, reply[3 * i + 2] as string, Number(reply[3 * i + 1])) };
+  claim(delayId: DelayId, userId: string, options: ClaimOptions): Promise<MutationResult<EventOutcome<ClaimedDelayedEvent>>> {
+    return this.afterCharge(async () => decodeClaim(delayId, (await this.redis.run(claimCall(this.keys, delayId, userId, options))) as Reply, options));
+  }
+
+  claimDue(options: ClaimOptions & { readonly max: number }): Promise<ClaimedDelayedEvent[]> {
+    return this.afterCharge(async () => {
+      if (options.max <= 0) return [];
+      return decodeClaimDue((await this.redis.run(claimDueCall(this.keys, options))) as Reply, options);
     });
   }
 
-  async claim(delayId: DelayId, userId: string, options: ClaimOptions): Promise<MutationResult<{ readonly event: ClaimedDelayedEvent }>> {
-    const reply = (await this.redis.script(
-      'claimDelayedEvent',
-      [this.keys.events, this.keys.due],
-      [delayId, userId, options.nowMs, options.leaseMs, options.claimToken],
-    )) as Reply;
-    if (mapScriptStatus(reply[0], 'claimDelayedEvent') !== 'ok') return notFound;
-    return { ok: true, nextDueAtMs: optionalNumber(reply[1]), event: claimed(reply[2], options) };
-  }
-
-  async claimDue(options: ClaimOptions & { readonly max: number }): Promise<ClaimedDelayedEvent[]> {
-    if (options.max <= 0) return [];
-    const reply = (await this.redis.script(
-      'claimDueEvents',
-      [this.keys.events, this.keys.due],
-      [options.nowMs, options.leaseMs, options.claimToken, options.max],
-    )) as Reply;
-    const leaseUntilMs = options.nowMs + options.leaseMs;
-    const events: ClaimedDelayedEvent[] = [];
-    for (let i = 0; i < reply.length; i += 2) events.push(decodeClaimedRecord(reply[i] as string, reply[i + 1] as string, leaseUntilMs));
-    return events;
-  }
-
-  async reschedule(
+  reschedule(
     delayId: DelayId,
     claimToken: string,
     options: { readonly sendAtMs: number; readonly attempts: number; readonly nowMs: number },
   ): Promise<MutationResult> {
-    const k = this.keys;
-    const reply = (await this.redis.script(
-      'rescheduleDelayedEvent',
-      [k.events, k.due],
-      [delayId, claimToken, options.sendAtMs, options.attempts, options.nowMs, k.wakeChannel],
-    )) as Reply;
-    if (mapScriptStatus(reply[0], 'rescheduleDelayedEvent') !== 'ok') return notFound;
-    return { ok: true, nextDueAtMs: optionalNumber(reply[1]) };
+    return this.afterCharge(async () =>
+      decodeReschedule((await this.redis.run(rescheduleCall(this.keys, delayId, claimToken, options.sendAtMs, options.attempts))) as Reply),
+    );
   }
 
-  async finalise(delayId: DelayId, claimToken: string): Promise<MutationResult> {
-    const k = this.keys;
-    const reply = (await this.redis.script('finaliseDelayedEvent', [k.events, k.due, k.base], [delayId, claimToken])) as Reply;
-    if (mapScriptStatus(reply[0], 'finaliseDelayedEvent') !== 'ok') return notFound;
-    return { ok: true, nextDueAtMs: optionalNumber(reply[1]) };
+  finalise(delayId: DelayId, claimToken: string): Promise<MutationResult> {
+    return this.afterCharge(async () => decodeFinalise((await this.redis.run(finaliseCall(this.keys, delayId, claimToken))) as Reply));
   }
 
-  /**
-   * One script call per chunk of a storm's batch, the chunks on the wire at once (Redis runs them in
-   * order). Passing the owner and the state-index slot from the claimed fields spares the script
-   * decoding each record beyond its claim token and hashing the slot: redis-server is what every
-   * worker shares, while this process has time to spare in a storm.
-   */
-  async finaliseMany(events: readonly ClaimedDelayedEvent[]): Promise<MutationResult[]> {
-    const chunks: Promise<MutationResult[]>[] = [];
-    for (let from = 0; from < events.length; from += MAX_BATCH) chunks.push(this.finaliseChunk(events.slice(from, from + MAX_BATCH)));
-    return (await Promise.all(chunks)).flat();
-  }
-
-  private async finaliseChunk(events: readonly ClaimedDelayedEvent[]): Promise<MutationResult[]> {
-    if (events.length === 0) return [];
-    const k = this.keys;
-    const args: string[] = [];
-    for (const event of events) {
-      if (event.stateKey === undefined) args.push(event.delayId, event.claimToken, event.userId, '', '');
-      else {
-        const slot = stateSlotFromBase(k.base, event.roomId, event.type, event.stateKey);
-        args.push(event.delayId, event.claimToken, event.userId, slot.key, slot.field);
+  /** One script call per chunk of a storm's batch, the chunks on the wire at once (Redis runs them in order). */
+  finaliseMany(events: readonly ClaimedDelayedEvent[]): Promise<MutationResult[]> {
+    return this.afterCharge(async () => {
+      const chunks: Promise<MutationResult[]>[] = [];
+      for (let from = 0; from < events.length; from += MAX_BATCH) {
+        const chunk = events.slice(from, from + MAX_BATCH);
+        chunks.push(this.redis.run(finaliseManyCall(this.keys, chunk)).then((reply) => decodeFinaliseMany(reply as Reply, chunk.length)));
       }
-    }
-    const reply = (await this.redis.script('finaliseDelayedEvents', [k.events, k.due, k.base], args)) as Reply;
-    // Every item of a batch sees the same earliest due time: the one after the whole batch.
-    const done = { ok: true, nextDueAtMs: optionalNumber(reply[events.length]) } as const;
-    return events.map((_, i) => (mapScriptStatus(reply[i], 'finaliseDelayedEvents') === 'ok' ? done : notFound));
+      return (await Promise.all(chunks)).flat();
+    });
   }
 
-  async cancelByStateKey(filter: StateKeyFilter): Promise<{ readonly cancelled: StoredDelayedEvent[]; readonly nextDueAtMs: number | undefined }> {
-    const k = this.keys;
-    const reply = (await this.redis.script(
-      'cancelByStateKey',
-      [k.events, k.due, k.state(filter.roomId, filter.type, filter.stateKey), k.base],
-      [filter.keepUserId ?? '', filter.keepUserId === undefined ? '0' : '1', filter.roomId, filter.type, filter.stateKey],
-    )) as Reply;
-    return { nextDueAtMs: optionalNumber(reply[0]), cancelled: reply.slice(1).map(decodeEvent) };
+  cancelByStateKey(filter: StateKeyFilter): Promise<CancelByStateKeyResult> {
+    return this.afterCharge(async () => decodeCancelByStateKey((await this.redis.run(cancelByStateKeyCall(this.keys, filter))) as Reply));
   }
 
-  async nextDueAtMs(): Promise<number | undefined> {
-    const head = await this.redis.call(() => this.redis.client.zrange(this.keys.due, 0, 0, 'WITHSCORES'));
-    return head[1] === undefined ? undefined : Number(head[1]);
+  nextDueAtMs(): Promise<number | undefined> {
+    return this.afterCharge(async () => {
+      const head = await this.redis.call(() => this.redis.client.zrange(this.keys.due, 0, 0, 'WITHSCORES'));
+      return head[1] === undefined ? undefined : Number(head[1]);
+    });
   }
 
   watch(listener: (dueAtMs: number) => void): () => void {
@@ -382,13 +236,12 @@ class RedisDelayedEventStore implements RedisStore {
  * ```ts
  * import { Redis } from 'ioredis';
  * import { DelayedEventScheduler } from 'matrix-delayed-events';
- * import { createRedisStore, createRedisRateLimiter } from 'matrix-delayed-events/redis';
+ * import { createRedisStore } from 'matrix-delayed-events/redis';
  *
  * const client = new Redis(process.env.REDIS_URL!, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
  * const store = createRedisStore({ client, keyPrefix: 'mde' });
  * const scheduler = new DelayedEventScheduler({
- *   store,
- *   rateLimiter: createRedisRateLimiter({ client }),
+ *   store, // with Redis-backed rate limits, prefer createRedisDelayedEvents (one call per heartbeat)
  *   sendEvent: (event) => homeserver.sendAs(event.userId, event), // dedupe on event.delayId
  * });
  * await scheduler.start();
@@ -397,6 +250,14 @@ class RedisDelayedEventStore implements RedisStore {
  * @throws `ConfigError` `ERR_DE_OPTION_INVALID` for a missing client or a malformed prefix or tag.
  */
 export function createRedisStore(options: RedisStoreOptions): RedisStore {
+  return newRedisStore(options, undefined);
+}
+
+/**
+ * {@link createRedisStore}, linked to the rate limiter of a `createRedisDelayedEvents` pair.
+ * @internal
+ */
+export function newRedisStore(options: RedisStoreOptions, link: ChargeLink | undefined): RedisStore {
   const client = options?.client;
   if (client === undefined || client === null || typeof client.defineCommand !== 'function') {
     throw new ConfigError('ERR_DE_OPTION_INVALID', 'createRedisStore needs `client`: a connected ioredis Redis or Cluster');
@@ -409,5 +270,5 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
     throw new ConfigError('ERR_DE_OPTION_INVALID', `commandTimeoutMs must be an integer > 0 (got ${String(timeoutMs)})`);
   }
-  return new RedisDelayedEventStore(client, redisKeys(keyPrefix, hashTag), timeoutMs, options.logger ?? {});
+  return new RedisDelayedEventStore(client, redisKeys(keyPrefix, hashTag), timeoutMs, options.logger ?? {}, link);
 }

@@ -10,9 +10,6 @@ export const ScriptStatus = {
   OK: 0,
   DUPLICATE: 1,
   NOT_FOUND: -1,
-  NOT_OWNER: -2,
-  CLAIMED: -3,
-  CLAIM_LOST: -4,
   MAX_OUTSTANDING: -5,
   RATE_LIMITED: -6,
 } as const;
@@ -21,9 +18,9 @@ export const ScriptStatus = {
 export type ScriptOutcome = 'ok' | 'duplicate' | 'not_found' | 'max_outstanding' | 'rate_limited';
 
 /**
- * Translates a script's status code into the store contract's terms. Unknown events, events of
- * another user, events being sent and lost claims all read as `not_found`: callers must not learn
- * which (Synapse answers 404 for each, so IDs of others are never confirmed).
+ * Translates a script's status code into the store contract's terms. The scripts answer `NOT_FOUND`
+ * alike for unknown events, events of another user, events being sent and lost claims: callers must
+ * not learn which (Synapse answers 404 for each, so IDs of others are never confirmed).
  *
  * @param status - First element of the script's reply.
  * @param script - Script name, for the error message.
@@ -37,9 +34,6 @@ export function mapScriptStatus(status: unknown, script: string): ScriptOutcome 
     case ScriptStatus.DUPLICATE:
       return 'duplicate';
     case ScriptStatus.NOT_FOUND:
-    case ScriptStatus.NOT_OWNER:
-    case ScriptStatus.CLAIMED:
-    case ScriptStatus.CLAIM_LOST:
       return 'not_found';
     case ScriptStatus.MAX_OUTSTANDING:
       return 'max_outstanding';

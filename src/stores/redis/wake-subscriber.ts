@@ -39,7 +39,7 @@ export class WakeSubscriber {
       try {
         listener(dueAtMs);
       } catch (error) {
-        this.logger.error?.('delayed events: a wake-up listener threw', error);
+        this.logger.error?.({ err: error }, 'delayed events: a wake-up listener threw');
       }
     }
   }
@@ -53,7 +53,7 @@ export class WakeSubscriber {
     this.subscriber = subscriber;
     // Without an 'error' listener, a connection error would crash the process.
     subscriber.on('error', (error: unknown) => {
-      this.logger.warn?.('delayed events: Redis subscriber connection error', error);
+      this.logger.warn?.({ err: error }, 'delayed events: Redis subscriber connection error');
     });
     subscriber.on('message', (channel: string, message: string) => {
       if (channel !== this.channel) return;
@@ -70,11 +70,11 @@ export class WakeSubscriber {
         (dueAtMs) => {
           if (dueAtMs !== undefined) this.emit(dueAtMs);
         },
-        (error: unknown) => this.logger.debug?.('delayed events: nextDueAtMs after reconnect failed', error),
+        (error: unknown) => this.logger.debug?.({ err: error }, 'delayed events: nextDueAtMs after reconnect failed'),
       );
     });
     subscriber.subscribe(this.channel).catch((error: unknown) => {
-      this.logger.warn?.('delayed events: SUBSCRIBE failed; relying on polling', error);
+      this.logger.warn?.({ err: error }, 'delayed events: SUBSCRIBE failed; relying on polling');
     });
   }
 

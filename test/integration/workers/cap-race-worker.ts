@@ -4,7 +4,7 @@
  */
 import { Redis } from 'ioredis';
 import { DelayedEventScheduler, RateLimiter, isDelayedEventsError } from '../../../src/index.js';
-import { createRedisStore } from '../../../src/stores/redis/index.js';
+import { createRedisStore } from '../../../src/redis/index.js';
 
 const client = new Redis(process.env['REDIS_URL']!, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
 client.on('error', () => {});

@@ -379,7 +379,7 @@ describe('DelayedEventScheduler delivery', () => {
     it('loses nothing when removing a batch fails: the events are sent again after the lease', async () => {
       const { store } = watchedStore({ failOnce: true });
       const errors: string[] = [];
-      const harness = await createHarness({ store, leaseMs: 5000, logger: { error: (message: string) => errors.push(message) } });
+      const harness = await createHarness({ store, leaseMs: 5000, logger: { error: (record, message) => errors.push(`${message} ${JSON.stringify(record)}`) } });
       const ids: string[] = [];
       for (let i = 0; i < 3; i++) ids.push((await harness.scheduler.schedule(message(1000))).delayId);
       await harness.clock.advanceAsync(1000);
@@ -387,7 +387,7 @@ describe('DelayedEventScheduler delivery', () => {
       expect(harness.sent).toHaveLength(3);
       expect(harness.finalised).toEqual([]);
       // One line for the failed batch, naming how many events wait for their lease.
-      expect(errors).toEqual([expect.stringMatching(/^3 delayed event\(s\) \(\S+, …\): store fault while finalising/)]);
+      expect(errors).toEqual([expect.stringMatching(/^delayed events: store fault while finalising.*"count":3,"delayId":"\S{6}…"/)]);
       await harness.clock.advanceAsync(5000);
       await harness.scheduler.idle();
       expect(harness.sent.map((e) => e.delayId).sort()).toEqual([...ids, ...ids].sort());

@@ -88,7 +88,7 @@ describe('ErrorMapper', () => {
     const response = new ErrorMapper({ logger }).toResponse(secret);
     expect(response).toEqual({ status: 500, headers: {}, body: { errcode: 'M_UNKNOWN', error: 'Internal server error.' } });
     expect(JSON.stringify(response)).not.toContain('password');
-    expect(logger.error).toHaveBeenCalledWith(expect.any(String), secret);
+    expect(logger.error).toHaveBeenCalledWith({ err: secret }, expect.any(String));
     expect(new ErrorMapper().toResponse({ status: 'weird' }).status).toBe(500);
     expect(new ErrorMapper().toResponse(undefined).status).toBe(500);
   });
@@ -99,7 +99,7 @@ describe('ErrorMapper', () => {
     const response = new ErrorMapper({ logger }).toResponse(new StoreUnavailableError(cause));
     expect(response.status).toBe(503);
     expect(response.body).toEqual({ errcode: 'M_UNKNOWN', error: expect.stringContaining('storage unavailable') });
-    expect(logger.error).toHaveBeenCalledWith(expect.any(String), cause);
+    expect(logger.error).toHaveBeenCalledWith({ err: cause }, expect.any(String));
   });
 
   it('recognises errors of another copy of the package by their brand, not instanceof', () => {

@@ -1,6 +1,6 @@
 import { expect, it } from 'vitest';
 import { createMemoryStore } from '../../../src/stores/memory/memory-store.js';
-import { describeStoreConformance } from '../../../src/testing/store-conformance.js';
+import { describeStoreConformance } from '../../../src/testing/conformance.js';
 
 describeStoreConformance('memory', async () => ({ store: createMemoryStore(), cleanup: async () => {} }), {
   propertyRuns: 200,

@@ -9,7 +9,7 @@
                                              built by keys.ts, so they share its hash tag)
 
   ARGV[1] wake channel (PUBLISHed to when an event becomes the earliest due)
-  then 12 arguments per event, every string built by the store (redis-store.ts):
+  then 12 arguments per event, every string built by the store (scripts/add.ts):
     delayId, nowMs, maxPerUser, owner key suffix, packed record (codec.ts), sendAtMs,
     transaction key suffix ("" when none), transaction record "<expiresAtMs>:<delayId>", txnTtlMs,
     state-index bucket suffix ("" when no state key), state-index field, state-index entry

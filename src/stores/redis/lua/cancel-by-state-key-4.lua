@@ -14,7 +14,7 @@
   ARGV[4] type      } collision on the key) are left alone
   ARGV[5] stateKey  }
 
-  Returns { nextDueAtMs|nil, event reply, event reply, ... } (the cancelled events)
+  Returns { nextDueAtMs|false, then three entries per cancelled event: delayId, sendAtMs, record }
 ]]
 -- @include includes/codec.lua
 -- @include includes/due.lua
@@ -36,12 +36,15 @@ for i = 1, #ids do
     local e = decodeEvent(packed)
     local sameTriple = e.r == ARGV[3] and e.t == ARGV[4] and e.k == ARGV[5]
     if sameTriple and not e.ct and e.u ~= keep then
-      local sendAt = tonumber(redis.call('ZSCORE', KEYS[2], id))
+      local sendAt = redis.call('ZSCORE', KEYS[2], id)
       removeEvent(KEYS[4], KEYS[1], KEYS[2], id, e)
-      cancelled[#cancelled + 1] = eventReply(id, e, sendAt)
+      cancelled[#cancelled + 1] = { id, sendAt, packed }
     end
   end
 end
 local out = { nextDueAt(KEYS[2]) }
-for i = 1, #cancelled do out[i + 1] = cancelled[i] end
+for i = 1, #cancelled do
+  local c = cancelled[i]
+  out[3 * i - 1], out[3 * i], out[3 * i + 1] = c[1], c[2], c[3]
+end
 return out

@@ -1,13 +1,12 @@
 --[[
   Removes pending events, each owned by its requester. The store sends the cancels that arrive in the
-  same event-loop turn as one batch (one call per cancel cost most of a cancel's Redis time); each
-  cancel is independent: one that fails its checks does not affect the others.
+  same event-loop turn as one batch, saving a call per cancel; each cancel is independent: one that
+  fails its checks does not affect the others.
 
   Each removed event's record is returned as stored, with its send time, and decoded in Node
-  (decodePendingRecord in src/stores/redis/codec.ts): building a ten-field reply in Lua cost
-  redis-server, which every worker shares. Here only the four fields after the owner are decoded
-  (device, room, type, state key: the state-index slot needs them), which cost Redis about 2 µs less
-  per cancel than decoding the record from its start.
+  (src/stores/redis/scripts/cancel.ts), sparing redis-server, which every worker shares, a reply
+  built field by field. Here only the four fields after the owner are decoded (device, room, type,
+  state key: the state-index slot needs them); the owner is already known.
 
   KEYS[1] events hash
   KEYS[2] due index
@@ -18,7 +17,7 @@
 
   Returns a flat list, three entries per cancel, in order, then nextDueAtMs|false (after the batch):
     OK, sendAtMs, record
-    NOT_FOUND | NOT_OWNER | CLAIMED, false, false
+    NOT_FOUND, false, false        unknown, someone else's, or being sent
 ]]
 -- @include includes/status.lua
 -- @include includes/codec.lua
@@ -35,9 +34,8 @@ for i = 1, #ARGV, 2 do
   if not packed then
     out[n + 1], out[n + 2], out[n + 3] = NOT_FOUND, false, false
   elseif not pos or string.sub(packed, pos, pos + #owner - 1) ~= owner then
-    local status = NOT_OWNER
-    if decodeEvent(packed, 2).ct then status = CLAIMED end
-    out[n + 1], out[n + 2], out[n + 3] = status, false, false
+    -- Claimed (being sent) or another user's.
+    out[n + 1], out[n + 2], out[n + 3] = NOT_FOUND, false, false
   else
     local sendAt = redis.call('ZSCORE', KEYS[2], id)
     -- The owner is known, so only the fields after it are decoded (device, room, type, state key),

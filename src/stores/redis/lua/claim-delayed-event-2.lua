@@ -11,8 +11,8 @@
   ARGV[5] claimToken
 
   Returns
-    { OK, nextDueAtMs, event reply }
-    { NOT_FOUND } | { NOT_OWNER } | { CLAIMED }
+    { OK, nextDueAtMs, claimed record }
+    { NOT_FOUND }                         unknown, someone else's, or already being sent
 ]]
 -- @include includes/status.lua
 -- @include includes/codec.lua
@@ -22,11 +22,11 @@ local id = ARGV[1]
 local packed = redis.call('HGET', KEYS[1], id)
 if not packed then return { NOT_FOUND } end
 local e = decodeEvent(packed)
-if e.u ~= ARGV[2] then return { NOT_OWNER } end
-if e.ct then return { CLAIMED } end
+if e.u ~= ARGV[2] or e.ct then return { NOT_FOUND } end
 
 e.q = tonumber(redis.call('ZSCORE', KEYS[2], id))
 e.ct = ARGV[5]
-redis.call('HSET', KEYS[1], id, encodeEvent(e))
+local claimed = encodeEvent(e)
+redis.call('HSET', KEYS[1], id, claimed)
 redis.call('ZADD', KEYS[2], tonumber(ARGV[3]) + tonumber(ARGV[4]), id)
-return { OK, nextDueAt(KEYS[2]), eventReply(id, e, e.q) }
+return { OK, nextDueAt(KEYS[2]), claimed }

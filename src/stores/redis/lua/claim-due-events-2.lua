@@ -13,7 +13,7 @@
   ARGV[4] max
 
   Returns a flat list, two entries per claimed event: delayId, claimed record (read by
-  decodeClaimedRecord() in src/stores/redis/codec.ts).
+  src/stores/redis/scripts/claim-due.ts).
 ]]
 -- @include includes/codec.lua
 -- @include includes/spread.lua

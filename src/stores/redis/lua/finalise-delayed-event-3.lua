@@ -10,7 +10,7 @@
 
   Returns
     { OK, nextDueAtMs|nil }
-    { NOT_FOUND } | { CLAIM_LOST }
+    { NOT_FOUND }                 no such event, or the claim was lost
 ]]
 -- @include includes/status.lua
 -- @include includes/codec.lua

@@ -20,7 +20,7 @@
   ARGV[4 + 5i]  state-index bucket key, '' for an event without a state key
   ARGV[5 + 5i]  state-index field
 
-  Returns a flat list: one status per event (OK | NOT_FOUND | CLAIM_LOST), in order, then
+  Returns a flat list: one status per event (OK | NOT_FOUND: no such event, or the claim was lost), in order, then
   nextDueAtMs|false.
 ]]
 -- @include includes/status.lua
@@ -40,7 +40,7 @@ for n = 1, #ids do
   if not packed or seen[id] then
     out[n] = NOT_FOUND
   elseif decodeEvent(packed, 1).ct ~= ARGV[i + 1] then
-    out[n] = CLAIM_LOST
+    out[n] = NOT_FOUND
   else
     removed[#removed + 1] = id
     seen[id] = true

@@ -6,11 +6,8 @@
 
   ARGV[1] delayId
 
-  Returns { event reply (see eventReply in includes/codec.lua), claimToken|nil } or nil.
+  Returns { record, due score } (the record as stored; a claimed one holds its own send time), or nil.
 ]]
--- @include includes/codec.lua
-
 local packed = redis.call('HGET', KEYS[1], ARGV[1])
 if not packed then return false end
-local e = decodeEvent(packed)
-return { eventReply(ARGV[1], e, sendAtOf(KEYS[2], e, ARGV[1])), e.ct or false }
+return { packed, redis.call('ZSCORE', KEYS[2], ARGV[1]) }

@@ -11,7 +11,7 @@
   ARGV[2] delayId of the cursor
   ARGV[3] limit (>= 1)
 
-  Returns a list of event replies (see eventReply in includes/codec.lua).
+  Returns a flat list, three entries per event: delayId, sendAtMs, record (as stored).
 ]]
 -- @include includes/codec.lua
 -- @include includes/bytes.lua
@@ -36,14 +36,13 @@ table.sort(rows, function(x, y)
 end)
 
 local out = {}
+local n = 0
 for i = 1, #rows do
   local packed = redis.call('HGET', KEYS[1], rows[i][1])
-  if packed then
-    local e = decodeEvent(packed)
-    if not e.ct then
-      out[#out + 1] = eventReply(rows[i][1], e, rows[i][2])
-      if #out >= limit then break end
-    end
+  if packed and isPending(packed) then
+    out[3 * n + 1], out[3 * n + 2], out[3 * n + 3] = rows[i][1], rows[i][2], packed
+    n = n + 1
+    if n >= limit then break end
   end
 end
 return out

@@ -9,12 +9,11 @@
   ARGV[2] claimToken
   ARGV[3] sendAtMs
   ARGV[4] attempts
-  ARGV[5] nowMs (unused; part of the store contract)
-  ARGV[6] wake channel
+  ARGV[5] wake channel
 
   Returns
     { OK, nextDueAtMs }
-    { NOT_FOUND } | { CLAIM_LOST }
+    { NOT_FOUND }                 no such event, or the claim was lost
 ]]
 -- @include includes/status.lua
 -- @include includes/codec.lua
@@ -34,5 +33,5 @@ redis.call('HSET', KEYS[1], id, encodeEvent(e))
 redis.call('ZADD', KEYS[2], sendAt, id)
 
 local earliest = nextDueAt(KEYS[2])
-if sendAt < leaseUntil and earliest == sendAt then announce(ARGV[6], sendAt) end
+if sendAt < leaseUntil and earliest == sendAt then announce(ARGV[5], sendAt) end
 return { OK, earliest }

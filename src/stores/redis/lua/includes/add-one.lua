@@ -8,7 +8,7 @@
 local TXN_GRACE_MS = 60000
 
 -- Adds one pending event after checking its transaction key and its owner's cap. The caller builds
--- every string (the packed record, key suffixes, state slot, transaction record: redis-store.ts with
+-- every string (the packed record, key suffixes, state slot, transaction record: scripts/add.ts with
 -- codec.ts and keys.ts), so this does the Redis commands and nothing else on the usual path.
 -- The item's arguments are ARGV[i], ARGV[i + 1], ... (read in place, not copied into a table): id,
 -- nowMs, maxPerUser, owner (user key suffix), packed record, sendAtMs, txn (transaction key suffix or

@@ -12,6 +12,9 @@
 -- (the MatrixRTC heartbeat) moves one score and never rewrites the record. A claim moves the due
 -- score to the lease end and keeps the send time in the record (claimedSendAtMs).
 -- Decoded form: { l = delayMs, a = attempts, q = claimedSendAtMs|nil, ct, u, d, r, t, k, c }.
+-- Scripts return records as stored (with the due score where the record lacks its send time), and
+-- src/stores/redis/codec.ts decodes them: redis-server, which every worker shares, never builds a
+-- reply field by field.
 local STRING_FIELDS = { 'ct', 'u', 'd', 'r', 't', 'k' }
 
 local function encodeString(value)
@@ -90,18 +93,16 @@ local function sendAtOf(dueKey, e, id)
   return tonumber(redis.call('ZSCORE', dueKey, id))
 end
 
--- Reply layout of one event, read by decodeEvent() in src/stores/redis/redis-store.ts:
---   { delayId, userId, deviceId|nil, roomId, type, stateKey|nil, content, delayMs, sendAtMs, attempts }
-local function eventReply(id, e, sendAt)
-  return { id, e.u, e.d or false, e.r, e.t, e.k or false, e.c, e.l, sendAt, e.a }
+-- True for a pending record ("<delayMs>,<attempts>,,~": no claim), told without decoding it.
+local function isPending(packed)
+  return string.find(packed, '^%d+,%d+,,~') ~= nil
 end
 
 -- The record as claimed under `tokenField` ("<byteLength>:<claimToken>"): a splice of its prefix,
 -- so the rest (owner, device, room, type, state key, content) is copied, never decoded or encoded
--- again (decoding and re-encoding each record was most of a storm claim's script time). A pending
+-- again, which keeps a storm's claim short for redis-server. A pending
 -- record records its due score `sendAt` as claimedSendAtMs; a lapsed claim keeps the send time it
--- recorded and gets the new token. decodeClaimedRecord() in src/stores/redis/codec.ts
--- reads the result.
+-- recorded and gets the new token.
 local function claimRecord(packed, sendAt, tokenField)
   local counts, q, pos = string.match(packed, '^(%d+,%d+,)(%-?%d*),()')
   local rest

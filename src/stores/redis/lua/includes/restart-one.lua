@@ -12,20 +12,15 @@ end
 -- Restarts one pending event: sendAtMs = nowMs + delayMs. Moves one score; the record is neither
 -- decoded nor rewritten. `owner` is the requester as the record stores it ("<byteLength>:<userId>",
 -- built by the caller): a pending record starts "<delayMs>,<attempts>,,~" (no claim) followed by
--- the owner, so one anchored match and one comparison check both, where decoding the record up to
--- its owner cost most of a restart's script time. Anything else (claimed, another owner) is decoded
--- to tell which. `head` is the earliest due entry, read once per batch and kept up to date here
--- (read again only when the moved event was the earliest).
+-- the owner, so one anchored match and one comparison check both without decoding the record.
+-- Anything else (claimed, another owner) is NOT_FOUND. `head` is the earliest due entry, read once
+-- per batch and kept up to date here (read again only when the moved event was the earliest).
 -- Returns status, nextDueAtMs, sendAtMs.
 local function restartOne(eventsKey, dueKey, channel, head, id, owner, now)
   local packed = redis.call('HGET', eventsKey, id)
   if not packed then return NOT_FOUND, false, false end
   local delayMs, pos = string.match(packed, '^(%d+),%d+,,~()')
-  if not delayMs or string.sub(packed, pos, pos + #owner - 1) ~= owner then
-    local e = decodeEvent(packed, 2)
-    if e.ct then return CLAIMED, false, false end
-    return NOT_OWNER, false, false
-  end
+  if not delayMs or string.sub(packed, pos, pos + #owner - 1) ~= owner then return NOT_FOUND, false, false end
 
   local sendAt = now + tonumber(delayMs)
   local headAt = head.at or sendAt
