@@ -18,7 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DelayedEventScheduler, RateLimiter } from '../../src/index.js';
-import { createRedisStore } from '../../src/stores/redis/index.js';
+import { createRedisStore } from '../../src/redis/index.js';
 import { deleteByPrefixOnCluster, newClusterClient, useCluster } from './helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -5,8 +5,8 @@
  */
 import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
-import { createRedisStore } from '../../src/stores/redis/index.js';
-import { describeStoreConformance } from '../../src/testing/index.js';
+import { createRedisStore } from '../../src/redis/index.js';
+import { describeStoreConformance } from '../../src/testing/conformance.js';
 import { deleteByPrefixOnCluster, newClusterClient, useCluster } from './helpers.js';
 
 const cluster = useCluster();

@@ -8,7 +8,7 @@
  */
 import { Cluster } from 'ioredis';
 import { DelayedEventScheduler, RateLimiter } from '../../../src/index.js';
-import { createRedisStore } from '../../../src/stores/redis/index.js';
+import { createRedisStore } from '../../../src/redis/index.js';
 import { clusterClientOptions } from '../helpers.js';
 
 interface RunMessage {
