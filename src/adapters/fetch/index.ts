@@ -1,7 +1,10 @@
 /**
  * `matrix-delayed-events/fetch`: the MSC4140 endpoints as a function from a WHATWG `Request` to a
- * `Response`, for servers built on the fetch API: Hono, Bun, Deno, undici-based servers, Cloudflare-
- * style `fetch` handlers. It uses no Node built-in.
+ * `Response`, for servers built on the fetch API: Hono, Bun, Deno, undici-based servers.
+ *
+ * The adapter itself imports no Node built-in, but the shared HTTP layer uses the global `Buffer`
+ * (`next_batch` tokens, string body sizes), so the runtime must provide it, as Node and Bun do. Its
+ * tests run on Node only.
  *
  * @packageDocumentation
  */
