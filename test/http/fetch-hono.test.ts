@@ -215,6 +215,33 @@ describe('fetch adapter behind Hono (@hono/node-server)', () => {
     expect(new URL((h.raws[1] as Request).url).pathname).toBe(STABLE);
   });
 
+  it('a host that reads the body before the adapter gets a logged 500 naming the fix, not a hang or a crash', async () => {
+    const { scheduler, logger, logged } = makeScheduler();
+    await scheduler.start();
+    const delayedEvents = toFetchHandler({ scheduler, authenticate: makeAuthenticate(), logger });
+    const app = new Hono();
+    app.use('*', async (c, next) => {
+      await c.req.raw.text(); // the wrong order: a body reader first
+      await next();
+    });
+    app.use('/_matrix/client/*', async (c, next) => (await delayedEvents(c.req.raw)) ?? next());
+    const server = await new Promise<Server>((resolve) => {
+      const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s as Server));
+    });
+    h = {
+      close: async () => {
+        await closeServer(server);
+        await scheduler.stop();
+      },
+    } as HonoServer;
+    const { port } = server.address() as AddressInfo;
+    const res = await call(`http://127.0.0.1:${port}`, 'PUT', `${ROOMS}/send/m.room.message/x?delay=10`, { body: { a: 1 } });
+    expect([res.status, res.json['errcode']]).toEqual([500, 'M_UNKNOWN']);
+    const errors = logged.map((entry) => String(((entry as { message?: { err?: Error } }).message?.err as Error | undefined)?.message));
+    expect(errors.some((m) => m.includes('mount it before anything that reads bodies')), errors.join('; ')).toBe(true);
+    expect(await scheduler.list({ userId: '@alice:example.org', deviceId: 'ALICEPHONE' })).toMatchObject({ events: [] });
+  });
+
   it('rejects invalid options when created', () => {
     h = { close: () => Promise.resolve() } as HonoServer;
     expect(() => toFetchHandler({ scheduler: {} as never, authenticate: () => ({ userId: '@a:b', deviceId: 'D' }) })).toThrow(ConfigError);

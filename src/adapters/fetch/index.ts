@@ -135,11 +135,16 @@ function headersOf(headers: Headers): Record<string, string> {
 async function readBody(request: Request, limit: number): Promise<ReadResult> {
   const declared = request.headers.get('content-length');
   if (declared !== null && Number(declared) > limit) return TOO_LARGE;
+  if (request.bodyUsed) {
+    // A host bug, not a client error: something before the adapter read the body. Answered 500 and
+    // logged by the handler's error mapping, with the fix in the message.
+    throw new Error('the request body was already read before toFetchHandler ran: mount it before anything that reads bodies');
+  }
   const stream = request.body;
   if (stream === null) return NO_BODY;
-  const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
+  const reader = stream.getReader();
   try {
     for (;;) {
       const { done, value } = await reader.read();
