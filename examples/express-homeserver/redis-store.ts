@@ -4,22 +4,27 @@
  * never loads ioredis.
  */
 import { Redis } from 'ioredis';
-import type { BucketLimit, RateLimitBucket, RateLimiter } from '../../src/core/rate-limiter.js';
+import type { BucketLimit, RateLimitBucket, RateLimiterLike } from '../../src/core/rate-limiter.js';
 import type { Logger } from '../../src/core/types.js';
-import { createRedisRateLimiter, createRedisStore } from '../../src/redis/index.js';
+import { createRedisDelayedEvents } from '../../src/redis/index.js';
 import type { RedisStore } from '../../src/redis/index.js';
 
 /** What {@link openRedis} opened. */
 export interface OpenedRedis {
   readonly store: RedisStore;
-  /** Rate limits shared by every process on this Redis; undefined keeps the library defaults. */
-  readonly rateLimiter: RateLimiter;
+  /**
+   * Rate limits shared by every process on this Redis (the library's default buckets unless
+   * configured); paired with the store, so a heartbeat's `manage` point is charged in its restart call.
+   */
+  readonly rateLimiter: RateLimiterLike;
   /** Closes the store and the client. */
   close(): Promise<void>;
 }
 
 /**
- * Connects to Redis at `url` (failing fast when unreachable) and opens the store and rate limiter.
+ * Connects to Redis at `url` (failing fast when unreachable) and opens the store and rate limiter as
+ * one pair (`createRedisDelayedEvents`: a MatrixRTC heartbeat is one Redis round trip). Counters live
+ * under `mde-example:rl:`.
  *
  * @param buckets - Rate limits per bucket, as configured.
  */
@@ -36,8 +41,7 @@ export async function openRedis(
     client.disconnect();
     throw new Error(`cannot connect to Redis at ${url}: ${error instanceof Error ? error.message : String(error)}`);
   }
-  const store = createRedisStore({ client, keyPrefix: 'mde-example', logger });
-  const rateLimiter = createRedisRateLimiter({ client, keyPrefix: 'mde-example-rl', logger, ...(buckets ? { buckets } : {}) });
+  const { store, rateLimiter } = createRedisDelayedEvents({ client, keyPrefix: 'mde-example', logger, ...(buckets ? { buckets } : {}) });
   return {
     store,
     rateLimiter,

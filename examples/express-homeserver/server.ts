@@ -20,7 +20,7 @@ import { toExpressRouter } from '../../src/adapters/express/index.js';
 import type { Clock } from '../../src/core/clock.js';
 import { DelayedEventScheduler } from '../../src/core/delayed-event-scheduler.js';
 import type { CancelOnNewerStatePolicy, SpecProfile } from '../../src/core/options.js';
-import { RateLimiter } from '../../src/core/rate-limiter.js';
+import { RateLimiter, type RateLimiterLike } from '../../src/core/rate-limiter.js';
 import type { DueDelayedEvent, FinalOutcome, Logger } from '../../src/core/types.js';
 import { versionsUnstableFeatures } from '../../src/http/versions.js';
 import { delayedEventsCapabilities } from '../../src/http/capabilities.js';
@@ -50,7 +50,7 @@ export interface HomeserverConfig {
   /** Rate limits of the delayed-events endpoints, or `'off'`. @defaultValue the library's */
   readonly rateLimits?: RateLimitsConfig;
   /** A ready rate limiter (e.g. Redis-backed); takes precedence over `rateLimits`. */
-  readonly rateLimiter?: RateLimiter;
+  readonly rateLimiter?: RateLimiterLike;
   /** Which delayed state events a newer state event cancels. @defaultValue the profile's */
   readonly cancelOnNewerState?: CancelOnNewerStatePolicy;
   /** The MSC4140 revision served. @defaultValue `"msc4140-2024"` */

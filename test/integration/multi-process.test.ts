@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runBurst, type BurstResult } from '../../examples/multi-worker/burst.js';
+import { ALICE } from '../helpers/fixtures.js';
 import { startPrivateRedis } from '../setup/redis-server.js';
 import { deleteByPrefix, newClient, redisUrl } from './helpers/redis.js';
 
@@ -57,7 +58,7 @@ describe('many workers, one schedule', () => {
       );
       console.log(`[cap race] per process: admitted/capped ${JSON.stringify(totals)}`);
       expect(totals).toEqual({ admitted: 10, capped: 50, other: 0 });
-      expect(await client.zcard(`${prefix}:{${prefix}}:u:@racer:example.org`)).toBe(10);
+      expect(await client.zcard(`${prefix}:{${prefix}}:u:${ALICE.userId}`)).toBe(10);
     } finally {
       for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
       await deleteByPrefix(client, `${prefix}:`);

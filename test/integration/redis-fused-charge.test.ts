@@ -15,13 +15,13 @@ import { ManualClock } from '../../src/testing/index.js';
 import { createRedisDelayedEvents, createRedisRateLimiter, createRedisStore, type RedisClient, type RedisStore } from '../../src/redis/index.js';
 import { call, startNodeServer, STABLE, scheduleMessage, type TestServer } from '../http/helpers.js';
 import { startPrivateRedis, type PrivateRedis } from '../setup/redis-server.js';
+import { ALICE, BOB, ROOM } from '../helpers/fixtures.js';
 import { deleteByPrefix, newClient } from './helpers/redis.js';
 
 const client = newClient();
 const prefixes: string[] = [];
 const stores: RedisStore[] = [];
-const alice = { userId: '@alice:example.org', deviceId: 'PHONE' };
-const ALICE_COUNTER = `${alice.userId}|${alice.deviceId}`;
+const ALICE_COUNTER = `${ALICE.userId}|${ALICE.deviceId}`;
 
 beforeAll(async () => {
   // The limiter answers from memory until its client is ready.
@@ -73,8 +73,8 @@ function setup(manage: BucketLimit | false, options: { client?: RedisClient; sen
   return { prefix, ...pair, clock, scheduler, counter, reference, sent };
 }
 
-async function scheduleOne(scheduler: DelayedEventScheduler, who: { userId: string; deviceId?: string } = alice): Promise<string> {
-  const result = await scheduler.schedule({ ...who, roomId: '!room:example.org', type: 'm.room.message', content: {}, delayMs: 10_000 });
+async function scheduleOne(scheduler: DelayedEventScheduler, who: { userId: string; deviceId?: string } = ALICE): Promise<string> {
+  const result = await scheduler.schedule({ ...who, roomId: ROOM, type: 'm.room.message', content: {}, delayMs: 10_000 });
   return result.delayId;
 }
 
@@ -128,10 +128,10 @@ describe('the fused manage charge is rate-limiter-flexible\'s RateLimiterRedis c
     const reference = s.reference(limit);
     const id = await scheduleOne(s.scheduler);
     const steps: (() => Promise<unknown>)[] = [
-      () => s.scheduler.restart(alice, id), // fused
+      () => s.scheduler.restart(ALICE, id), // fused
       () => referenceConsume(reference, ALICE_COUNTER),
-      () => s.rateLimiter.tryConsume('manage', alice), // the pair's limiter
-      () => s.scheduler.restart(alice, id),
+      () => s.rateLimiter.tryConsume('manage', ALICE), // the pair's limiter
+      () => s.scheduler.restart(ALICE, id),
       () => referenceConsume(reference, ALICE_COUNTER),
     ];
     for (const [i, step] of steps.entries()) {
@@ -147,11 +147,11 @@ describe('the fused manage charge is rate-limiter-flexible\'s RateLimiterRedis c
 
     // Now all three refuse, each with the counter's remaining window.
     const before = await s.store.get(id);
-    const refused = await refusal(s.scheduler.restart(alice, id));
+    const refused = await refusal(s.scheduler.restart(ALICE, id));
     expect(refused).toMatchObject({ bucket: 'manage', httpStatus: 429, errcode: 'M_LIMIT_EXCEEDED' });
     const theirs = await referenceConsume(reference, ALICE_COUNTER);
     expect(theirs.ok).toBe(false);
-    const ours = await s.rateLimiter.tryConsume('manage', alice);
+    const ours = await s.rateLimiter.tryConsume('manage', ALICE);
     expect(ours.ok).toBe(false);
     for (const retry of [refused.retryAfterMs!, theirs.res.msBeforeNext, ours.ok ? 0 : ours.retryAfterMs]) {
       expect(retry).toBeGreaterThan(58_000);
@@ -162,20 +162,20 @@ describe('the fused manage charge is rate-limiter-flexible\'s RateLimiterRedis c
     expect(Math.abs((await client.pttl(s.counter)) - ttl)).toBeLessThan(1_000);
     // A refused restart leaves its event as it was: same due time, still listed.
     expect(await s.store.get(id)).toEqual(before);
-    expect((await s.store.listForUser(alice.userId, { limit: 10 })).map((e) => [e.delayId, e.sendAtMs])).toEqual([[id, before!.sendAtMs]]);
+    expect((await s.store.listForUser(ALICE.userId, { limit: 10 })).map((e) => [e.delayId, e.sendAtMs])).toEqual([[id, before!.sendAtMs]]);
   });
 
   it('creates the counter with RateLimiterRedis\'s window and gives a counter without one its window at the first refusal', async () => {
     const limit = { points: 2, durationMs: 5_000 };
     const s = setup(limit);
     const id = await scheduleOne(s.scheduler);
-    await s.scheduler.restart(alice, id);
+    await s.scheduler.restart(ALICE, id);
     expect(await client.pttl(s.counter)).toBeGreaterThan(4_000);
     // A counter something else wrote without an expiry must not lock its user out for good.
     await client.set(s.counter, '1');
-    await s.scheduler.restart(alice, id);
+    await s.scheduler.restart(ALICE, id);
     expect(await client.pttl(s.counter)).toBe(-1);
-    const error = await refusal(s.scheduler.restart(alice, id));
+    const error = await refusal(s.scheduler.restart(ALICE, id));
     expect(error.retryAfterMs).toBe(5_000);
     const ttl = await client.pttl(s.counter);
     expect(ttl).toBeGreaterThan(4_000);
@@ -186,9 +186,9 @@ describe('the fused manage charge is rate-limiter-flexible\'s RateLimiterRedis c
     const limit = { points: 2, durationMs: 5_000, blockDurationMs: 30_000 };
     const s = setup(limit);
     const id = await scheduleOne(s.scheduler);
-    await s.scheduler.restart(alice, id);
-    await s.scheduler.restart(alice, id);
-    const error = await refusal(s.scheduler.restart(alice, id));
+    await s.scheduler.restart(ALICE, id);
+    await s.scheduler.restart(ALICE, id);
+    const error = await refusal(s.scheduler.restart(ALICE, id));
     expect(error.retryAfterMs).toBe(30_000);
     // The same three consumes by rate-limiter-flexible on a key of its own: same value, same block.
     const reference = new RateLimiterRedis({ storeClient: client, keyPrefix: `${s.prefix}:ref`, points: 2, duration: 5, blockDuration: 30 });
@@ -201,7 +201,7 @@ describe('the fused manage charge is rate-limiter-flexible\'s RateLimiterRedis c
     expect(ours).toBeGreaterThan(29_000);
     expect(Math.abs(ours - theirs)).toBeLessThan(1_000);
     // Still blocked: the pair's limiter and RateLimiterRedis on the fused counter refuse with the block's rest.
-    const again = await s.rateLimiter.tryConsume('manage', alice);
+    const again = await s.rateLimiter.tryConsume('manage', ALICE);
     expect(again.ok ? 0 : again.retryAfterMs).toBeGreaterThan(5_000);
     const theirAgain = await referenceConsume(s.reference(limit), ALICE_COUNTER);
     expect(theirAgain.ok).toBe(false);
@@ -215,11 +215,11 @@ describe('the fused manage charge is rate-limiter-flexible\'s RateLimiterRedis c
       const s = setup({ points: 3, durationMs: 5_000 }, { client: prefixed });
       prefixes.push(`kp:${s.prefix}`);
       const id = await scheduleOne(s.scheduler);
-      await s.scheduler.restart(alice, id); // fused, in the store's script
-      expect((await s.rateLimiter.tryConsume('manage', alice)).ok).toBe(true); // the pair's limiter
+      await s.scheduler.restart(ALICE, id); // fused, in the store's script
+      expect((await s.rateLimiter.tryConsume('manage', ALICE)).ok).toBe(true); // the pair's limiter
       const reference = new RateLimiterRedis({ storeClient: prefixed, keyPrefix: `${s.prefix}:rl:manage`, points: 3, duration: 5 });
       expect((await referenceConsume(reference, ALICE_COUNTER)).ok).toBe(true);
-      await refusal(s.scheduler.restart(alice, id));
+      await refusal(s.scheduler.restart(ALICE, id));
       expect(await client.get(`kp:${s.counter}`)).toBe('4');
       expect(await client.exists(s.counter)).toBe(0);
     } finally {
@@ -232,22 +232,22 @@ describe('every guarded action under the pair is charged exactly once', () => {
   it('charges cancel, send, listing and restart one point each, restart in its script and the others through the limiter', async () => {
     const s = setup({ points: 100, durationMs: 60_000 });
     const [a, b, c] = [await scheduleOne(s.scheduler), await scheduleOne(s.scheduler), await scheduleOne(s.scheduler)];
-    await s.scheduler.restart(alice, a);
+    await s.scheduler.restart(ALICE, a);
     expect(await client.get(s.counter)).toBe('1');
-    await s.scheduler.cancel(alice, b);
+    await s.scheduler.cancel(ALICE, b);
     expect(await client.get(s.counter)).toBe('2');
-    await s.scheduler.send(alice, c);
+    await s.scheduler.send(ALICE, c);
     expect(s.sent).toEqual([c]);
     expect(await client.get(s.counter)).toBe('3');
-    const page = await s.scheduler.list(alice);
+    const page = await s.scheduler.list(ALICE);
     expect(page.events.map((e) => e.delayId)).toEqual([a]);
     expect(await client.get(s.counter)).toBe('4');
     // Unknown and someone else's events are charged too, as with the plain limiter.
-    await expect(s.scheduler.restart(alice, 'nonexistent')).rejects.toMatchObject({ httpStatus: 404 });
-    await expect(s.scheduler.cancel({ userId: '@bob:example.org' }, a)).rejects.toMatchObject({ httpStatus: 404 });
+    await expect(s.scheduler.restart(ALICE, 'nonexistent')).rejects.toMatchObject({ httpStatus: 404 });
+    await expect(s.scheduler.cancel(BOB, a)).rejects.toMatchObject({ httpStatus: 404 });
     expect(await client.get(s.counter)).toBe('5');
     // ...and an ID too long to ask the store about: the guard charges it after the action.
-    await expect(s.scheduler.restart(alice, 'x'.repeat(10_000))).rejects.toMatchObject({ httpStatus: 404 });
+    await expect(s.scheduler.restart(ALICE, 'x'.repeat(10_000))).rejects.toMatchObject({ httpStatus: 404 });
     expect(await client.get(s.counter)).toBe('6');
   });
 
@@ -255,16 +255,16 @@ describe('every guarded action under the pair is charged exactly once', () => {
     const s = setup({ points: 100, durationMs: 60_000 }, { send: { points: 100, durationMs: 60_000 } });
     const sendCounter = `${s.prefix}:rl:send:${ALICE_COUNTER}`;
     const id = await scheduleOne(s.scheduler);
-    await s.scheduler.send(alice, id);
+    await s.scheduler.send(ALICE, id);
     expect([await client.get(s.counter), await client.get(sendCounter)]).toEqual(['1', '1']);
     // Both nestings, straight on the pair's limiter (manage outside, then send outside).
     const other = await scheduleOne(s.scheduler);
-    const claim = () => s.store.claim(other, alice.userId, { nowMs: s.clock.now(), leaseMs: 30_000, claimToken: 'tok' });
+    const claim = () => s.store.claim(other, ALICE.userId, { nowMs: s.clock.now(), leaseMs: 30_000, claimToken: 'tok' });
     const limiter: RateLimiterLike = s.rateLimiter;
-    const first = await limiter.guard('manage', alice, () => limiter.guard('send', alice, claim));
+    const first = await limiter.guard('manage', ALICE, () => limiter.guard('send', ALICE, claim));
     expect(first.ok).toBe(true);
     expect([await client.get(s.counter), await client.get(sendCounter)]).toEqual(['2', '2']);
-    const second = await limiter.guard('send', alice, () => limiter.guard('manage', alice, claim));
+    const second = await limiter.guard('send', ALICE, () => limiter.guard('manage', ALICE, claim));
     expect(second.ok).toBe(false);
     expect([await client.get(s.counter), await client.get(sendCounter)]).toEqual(['3', '3']);
   });
@@ -293,12 +293,12 @@ describe('one script call per heartbeat', () => {
     const on = await ownServer();
     const s = setup({ points: 100, durationMs: 60_000 }, { client: on });
     const id = await scheduleOne(s.scheduler);
-    const one = await countScriptCalls(on, s.prefix, () => s.scheduler.restart(alice, id));
+    const one = await countScriptCalls(on, s.prefix, () => s.scheduler.restart(ALICE, id));
     expect(one).toEqual({ scripts: 1, commands: 1 });
     expect(await on.get(s.counter)).toBe('1');
     // Any other action takes its point through the limiter first: two calls.
     const other = await scheduleOne(s.scheduler);
-    expect(await countScriptCalls(on, s.prefix, () => s.scheduler.cancel(alice, other))).toEqual({ scripts: 2, commands: 2 });
+    expect(await countScriptCalls(on, s.prefix, () => s.scheduler.cancel(ALICE, other))).toEqual({ scripts: 2, commands: 2 });
     expect(await on.get(s.counter)).toBe('2');
 
     const users = Array.from({ length: 20 }, (_, i) => ({ userId: `@u${i}:example.org`, deviceId: 'D' }));
@@ -310,11 +310,10 @@ describe('one script call per heartbeat', () => {
 
   it('refuses within a batch only the restarts whose counter is spent, leaving the others to run', async () => {
     const s = setup({ points: 1, durationMs: 60_000 });
-    const bob = { userId: '@bob:example.org', deviceId: 'D' };
-    const [mine, bobs] = [await scheduleOne(s.scheduler), await scheduleOne(s.scheduler, bob)];
+    const [mine, bobs] = [await scheduleOne(s.scheduler), await scheduleOne(s.scheduler, BOB)];
     const before = await s.store.get(mine);
     s.clock.advance(1_000);
-    const results = await Promise.allSettled([s.scheduler.restart(alice, mine), s.scheduler.restart(alice, mine), s.scheduler.restart(bob, bobs)]);
+    const results = await Promise.allSettled([s.scheduler.restart(ALICE, mine), s.scheduler.restart(ALICE, mine), s.scheduler.restart(BOB, bobs)]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(RateLimitedError);
     expect((await s.store.get(mine))!.sendAtMs).toBe(before!.sendAtMs + 1_000);
@@ -332,11 +331,11 @@ describe('on a Cluster client nothing is fused', () => {
     expect(s.rateLimiter).toBeInstanceOf(RateLimiter);
     const consumes = vi.spyOn(s.rateLimiter, 'tryConsume');
     const id = await scheduleOne(s.scheduler);
-    const calls = await countScriptCalls(on, s.prefix, () => s.scheduler.restart(alice, id));
+    const calls = await countScriptCalls(on, s.prefix, () => s.scheduler.restart(ALICE, id));
     expect(calls.scripts).toBe(2); // the limiter's consume, then the restart
     expect(consumes).toHaveBeenCalledTimes(1);
-    await s.scheduler.restart(alice, id);
-    await refusal(s.scheduler.restart(alice, id));
+    await s.scheduler.restart(ALICE, id);
+    await refusal(s.scheduler.restart(ALICE, id));
     expect(await on.get(s.counter)).toBe('3');
   });
 });
@@ -346,8 +345,8 @@ describe('error paths', () => {
     const s = setup({ points: 1, durationMs: 60_000 });
     const id = await scheduleOne(s.scheduler);
     const before = await s.store.get(id);
-    await s.scheduler.list(alice);
-    for (const attempt of [() => s.scheduler.cancel(alice, id), () => s.scheduler.send(alice, id), () => s.scheduler.list(alice)]) {
+    await s.scheduler.list(ALICE);
+    for (const attempt of [() => s.scheduler.cancel(ALICE, id), () => s.scheduler.send(ALICE, id), () => s.scheduler.list(ALICE)]) {
       const error = await refusal(attempt());
       expect(error.bucket).toBe('manage');
       expect(error.retryAfterMs).toBeGreaterThan(58_000);
@@ -358,21 +357,21 @@ describe('error paths', () => {
 
   it('refuses an action that answered without the store when its point is refused', async () => {
     const s = setup({ points: 1, durationMs: 60_000 });
-    await expect(s.scheduler.restart(alice, 'x'.repeat(10_000))).rejects.toMatchObject({ httpStatus: 404 });
-    await refusal(s.scheduler.restart(alice, 'x'.repeat(10_000)));
+    await expect(s.scheduler.restart(ALICE, 'x'.repeat(10_000))).rejects.toMatchObject({ httpStatus: 404 });
+    await refusal(s.scheduler.restart(ALICE, 'x'.repeat(10_000)));
     // A rejected action whose point is refused reports the refusal (its own rejection is handled).
-    await refusal(s.rateLimiter.guard('manage', alice, () => Promise.reject(new Error('boom'))));
+    await refusal(s.rateLimiter.guard('manage', ALICE, () => Promise.reject(new Error('boom'))));
   });
 
   it('withdraws the point of an action that throws synchronously, so no later store call takes it', async () => {
     const s = setup({ points: 5, durationMs: 60_000 });
     await expect(
-      s.rateLimiter.guard('manage', alice, () => {
+      s.rateLimiter.guard('manage', ALICE, () => {
         throw new Error('sync');
       }),
     ).rejects.toThrow('sync');
     const id = await scheduleOne(s.scheduler);
-    await s.store.restart(id, alice.userId, s.clock.now()); // outside any guard: not charged
+    await s.store.restart(id, ALICE.userId, s.clock.now()); // outside any guard: not charged
     expect(await client.exists(s.counter)).toBe(0);
   });
 
@@ -380,14 +379,14 @@ describe('error paths', () => {
     const dead = newClient(undefined, { lazyConnect: true, enableOfflineQueue: false });
     const s = setup({ points: 5, durationMs: 60_000 }, { client: dead });
     dead.disconnect();
-    await expect(s.scheduler.restart(alice, 'some-id')).rejects.toMatchObject({ name: 'StoreUnavailableError', httpStatus: 503 });
+    await expect(s.scheduler.restart(ALICE, 'some-id')).rejects.toMatchObject({ name: 'StoreUnavailableError', httpStatus: 503 });
     expect(await client.exists(s.counter)).toBe(0);
   });
 
   it('is a plain store and limiter when the manage bucket is off', async () => {
     const s = setup(false);
     const id = await scheduleOne(s.scheduler);
-    for (let i = 0; i < 5; i++) await s.scheduler.restart(alice, id);
+    for (let i = 0; i < 5; i++) await s.scheduler.restart(ALICE, id);
     expect(await client.exists(s.counter)).toBe(0);
   });
 

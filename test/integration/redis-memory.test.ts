@@ -1,13 +1,14 @@
 /**
  * Redis memory per outstanding event: `used_memory` before and after adding 10,000 events with about
  * 200 bytes of content, on a private server so other tests add no noise. The figures are printed and
- * recorded in docs/guide/operations.md.
+ * recorded in docs/guide/operations.md. The same for finalised events retained for lookup (the
+ * `msc4140-2026` profile), recorded there and in docs/guide/spec-profiles.md.
  */
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisStore } from '../../src/redis/index.js';
-import type { NewDelayedEvent } from '../../src/core/store.js';
+import type { FinalisedDelayedEvent, NewDelayedEvent } from '../../src/core/store.js';
 import { startPrivateRedis, type PrivateRedis } from '../setup/redis-server.js';
 import { deleteByPrefix } from './helpers/redis.js';
 
@@ -107,5 +108,58 @@ describe('Redis memory per outstanding event', () => {
     expect(messages).toBeLessThan(1024);
     expect(withTxn).toBeLessThan(1024);
     expect(rtc).toBeLessThan(1024);
+  });
+});
+
+describe('Redis memory per retained finalised event', () => {
+  /** Exactly 208 bytes of JSON (the memory store's figure in docs/guide/spec-profiles.md uses the same). */
+  const content = (i: number): string => {
+    const json = JSON.stringify({ 'm.call.intent': 'audio', focus_active: { type: 'livekit' }, n: i, pad: '' });
+    return json.replace('"pad":""', `"pad":"${'x'.repeat(208 - Buffer.byteLength(json))}"`);
+  };
+  const record = (i: number, users: number): FinalisedDelayedEvent => {
+    const userId = `@user${i % users}:example.org`;
+    return {
+      delayId: id(i),
+      userId,
+      roomId: `!room${i % 50}abcdefghijklmno:example.org`,
+      type: 'org.matrix.msc3401.call.member',
+      stateKey: `_${userId}_ABCDEFGHIJ_m.call`,
+      contentJson: content(i),
+      delayMs: 10_000,
+      runningSinceMs: NOW - 10_000,
+      outcome: 'sent',
+      finalisedAtMs: NOW + i,
+      eventId: `$${'e'.repeat(36)}${String(i).padStart(6, '0')}`, // 44 characters, as room v4+ event IDs
+      error: undefined,
+    };
+  };
+
+  async function measureRetained(prefix: string, users: number): Promise<number> {
+    const store = createRedisStore({ client, keyPrefix: prefix });
+    const before = await usedMemory();
+    const policy = { nowMs: NOW + N, maxAgeMs: 7 * 86_400_000, maxPerUser: 1000 };
+    for (let i = 0; i < N; i += 500) {
+      await store.retain(Array.from({ length: Math.min(500, N - i) }, (_, j) => record(i + j, users)), policy);
+    }
+    const after = await usedMemory();
+    await deleteByPrefix(client, `${prefix}:`);
+    await store.close();
+    return (after - before) / N;
+  }
+
+  it('stays under 1 KiB per record with a 208-byte content (about 1 KiB for one record per user)', async () => {
+    expect(Buffer.byteLength(content(1))).toBe(208);
+    const perUser100 = await measureRetained('retA', 100);
+    const perUser10 = await measureRetained('retB', 1000);
+    const perUser1 = await measureRetained('retC', N);
+    console.log(
+      `bytes per retained finalised event (N=${N}, 208-byte content): 100 per user ${perUser100.toFixed(0)}, ` +
+        `10 per user ${perUser10.toFixed(0)}, 1 per user ${perUser1.toFixed(0)}`,
+    );
+    expect(perUser100).toBeLessThan(1024);
+    expect(perUser10).toBeLessThan(1024);
+    // One record per user pays for two keys (with their expiry) per record.
+    expect(perUser1).toBeLessThan(1100);
   });
 });

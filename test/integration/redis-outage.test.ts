@@ -7,9 +7,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DelayedEventScheduler, ErrorMapper, RateLimiter, isDelayedEventsError, type DueDelayedEvent } from '../../src/index.js';
+import { DelayedEventScheduler, ErrorMapper, isDelayedEventsError, type DueDelayedEvent } from '../../src/index.js';
 import { ManualClock } from '../../src/testing/index.js';
 import { createRedisRateLimiter, createRedisStore } from '../../src/redis/index.js';
+import { ALICE, BOB, CAROL, noLimits, ROOM } from '../helpers/fixtures.js';
 import { startPrivateRedis, type PrivateRedis } from '../setup/redis-server.js';
 
 /** A guarded action that does nothing: what is tested is the charge. */
@@ -68,18 +69,17 @@ describe('Redis unreachable', () => {
       pollIntervalMs: 200,
     });
     await scheduler.start();
-    const alice = { userId: '@alice:example.org', deviceId: 'PHONE' };
-    const { delayId } = await scheduler.schedule({ ...alice, roomId: '!r:example.org', type: 'm.room.message', content: { body: 'later' }, delayMs: 1200 });
+    const { delayId } = await scheduler.schedule({ ...ALICE, roomId: ROOM, type: 'm.room.message', content: { body: 'later' }, delayMs: 1200 });
 
     await server.stop('SIGKILL');
     await waitFor(() => client.status !== 'ready', 5000);
 
     const attempts: Record<string, () => Promise<unknown>> = {
-      schedule: () => scheduler.schedule({ ...alice, roomId: '!r:example.org', type: 'm.room.message', content: {}, delayMs: 1000 }),
-      restart: () => scheduler.restart(alice, delayId),
-      cancel: () => scheduler.cancel(alice, delayId),
-      send: () => scheduler.send(alice, delayId),
-      list: () => scheduler.list(alice),
+      schedule: () => scheduler.schedule({ ...ALICE, roomId: ROOM, type: 'm.room.message', content: {}, delayMs: 1000 }),
+      restart: () => scheduler.restart(ALICE, delayId),
+      cancel: () => scheduler.cancel(ALICE, delayId),
+      send: () => scheduler.send(ALICE, delayId),
+      list: () => scheduler.list(ALICE),
     };
     const mapper = new ErrorMapper();
     for (const [name, attempt] of Object.entries(attempts)) {
@@ -135,7 +135,7 @@ describe('Redis unreachable', () => {
       expect(ms).toBeGreaterThanOrEqual(250);
       expect(ms).toBeLessThan(1500);
       // The rate limiter answers from memory after its own timeout instead of stalling the request.
-      const limited = await timed(() => limiter.guard('manage', { userId: '@dave:example.org' }, done));
+      const limited = await timed(() => limiter.guard('manage', CAROL, done));
       expect(limited.error).toBeUndefined();
       expect(limited.ms).toBeLessThan(1500);
     } finally {
@@ -147,7 +147,7 @@ describe('Redis unreachable', () => {
 
 describe('restart of the whole fleet', () => {
   it('sends what fell due while everything was down, in chronological order, after Redis restarts from its AOF', { timeout: 20_000 }, async () => {
-    const unlimited = new RateLimiter({ buckets: { schedule: false, manage: false, send: false, delivery: false } });
+    const unlimited = noLimits();
     const clock = new ManualClock(1_700_000_000_000);
     const before = await connect();
     const first = new DelayedEventScheduler({ store: createRedisStore({ client: before, keyPrefix: 'fleet' }), clock, rateLimiter: unlimited, sendEvent: () => {} });
@@ -189,11 +189,10 @@ describe('Redis rate limiter', () => {
     const buckets = { manage: { points: 3, durationMs: 5000 } } as const;
     const one = createRedisRateLimiter({ client: a, buckets, keyPrefix: 'rltest' });
     const two = createRedisRateLimiter({ client: b, buckets, keyPrefix: 'rltest' });
-    const bob = { userId: '@bob:example.org', deviceId: 'D' };
-    await one.guard('manage', bob, done);
-    await two.guard('manage', bob, done);
-    await one.guard('manage', bob, done);
-    const { error } = await timed(() => two.guard('manage', bob, done));
+    await one.guard('manage', BOB, done);
+    await two.guard('manage', BOB, done);
+    await one.guard('manage', BOB, done);
+    const { error } = await timed(() => two.guard('manage', BOB, done));
     expect(error).toMatchObject({ name: 'RateLimitedError', errcode: 'M_LIMIT_EXCEEDED', httpStatus: 429 });
     expect((error as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(0);
     expect((error as { retryAfterMs: number }).retryAfterMs).toBeLessThanOrEqual(5000);
@@ -201,10 +200,9 @@ describe('Redis rate limiter', () => {
     await server.stop('SIGKILL');
     await waitFor(() => a.status !== 'ready', 5000);
     // The in-memory insurance limiter answers at once, with the same limits (per process).
-    const carol = { userId: '@carol:example.org' };
     const start = performance.now();
-    for (let i = 0; i < 3; i++) await one.guard('manage', carol, done);
-    await expect(one.guard('manage', carol, done)).rejects.toMatchObject({ name: 'RateLimitedError' });
+    for (let i = 0; i < 3; i++) await one.guard('manage', CAROL, done);
+    await expect(one.guard('manage', CAROL, done)).rejects.toMatchObject({ name: 'RateLimitedError' });
     expect(performance.now() - start).toBeLessThan(500);
     await server.restart();
     await waitFor(() => a.status === 'ready', 10_000);

@@ -9,6 +9,7 @@ import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { RateLimiter } from '../../src/core/rate-limiter.js';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createRedisRateLimiter, type RedisClient } from '../../src/redis/index.js';
+import { ALICE, CAROL } from '../helpers/fixtures.js';
 import { deleteByPrefix, newClient } from './helpers/redis.js';
 
 const client = newClient();
@@ -32,10 +33,10 @@ describe('createRedisRateLimiter', () => {
   it('admits exactly the limit among concurrent consumes, with counters like RateLimiterRedis', async () => {
     const prefix = freshPrefix();
     const limiter = createRedisRateLimiter({ client, keyPrefix: prefix, buckets: { manage: { points: 10, durationMs: 5_000 } } });
-    const alice = { userId: '@alice:example.org', deviceId: 'PHONE' };
+    // Deliberately without a device: its counter key ends in `|`.
     const bob = { userId: '@bob:example.org' };
     const results = await Promise.all([
-      ...Array.from({ length: 30 }, () => limiter.tryConsume('manage', alice)),
+      ...Array.from({ length: 30 }, () => limiter.tryConsume('manage', ALICE)),
       ...Array.from({ length: 4 }, () => limiter.tryConsume('manage', bob)),
     ]);
     const forAlice = results.slice(0, 30);
@@ -45,10 +46,10 @@ describe('createRedisRateLimiter', () => {
 
     // The same counters rate-limiter-flexible's own limiter keeps for the same consumes.
     const reference = new RateLimiterRedis({ storeClient: client, keyPrefix: `${prefix}ref:manage`, points: 10, duration: 5 });
-    await Promise.all(Array.from({ length: 30 }, () => reference.consume(`${alice.userId}|PHONE`).catch(() => undefined)));
-    expect(await client.get(`${prefix}:manage:${alice.userId}|PHONE`)).toBe(await client.get(`${prefix}ref:manage:${alice.userId}|PHONE`));
+    await Promise.all(Array.from({ length: 30 }, () => reference.consume(`${ALICE.userId}|${ALICE.deviceId}`).catch(() => undefined)));
+    expect(await client.get(`${prefix}:manage:${ALICE.userId}|${ALICE.deviceId}`)).toBe(await client.get(`${prefix}ref:manage:${ALICE.userId}|${ALICE.deviceId}`));
     expect(await client.get(`${prefix}:manage:${bob.userId}|`)).toBe('4');
-    const ttl = await client.pttl(`${prefix}:manage:${alice.userId}|PHONE`);
+    const ttl = await client.pttl(`${prefix}:manage:${ALICE.userId}|${ALICE.deviceId}`);
     expect(ttl).toBeGreaterThan(4_000);
     expect(ttl).toBeLessThanOrEqual(5_000);
     prefixes.push(`${prefix}ref`);
@@ -67,7 +68,7 @@ describe('createRedisRateLimiter', () => {
   it('answers consumes made one at a time', async () => {
     const prefix = freshPrefix();
     const limiter = createRedisRateLimiter({ client, keyPrefix: prefix, buckets: { manage: { points: 2, durationMs: 5_000 } } });
-    const who = { userId: '@carol:example.org' };
+    const who = CAROL;
     expect((await limiter.tryConsume('manage', who)).ok).toBe(true);
     expect((await limiter.tryConsume('manage', who)).ok).toBe(true);
     expect((await limiter.tryConsume('manage', who)).ok).toBe(false);

@@ -4,9 +4,10 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, expect, it } from 'vitest';
-import { DelayedEventScheduler, RateLimiter, type DueDelayedEvent } from '../../src/index.js';
+import { DelayedEventScheduler, type DueDelayedEvent } from '../../src/index.js';
 import { createRedisStore } from '../../src/redis/index.js';
 import { redisKeys } from '../../src/stores/redis/keys.js';
+import { ALICE, noLimits, ROOM } from '../helpers/fixtures.js';
 import { deleteByPrefix, newClient } from './helpers/redis.js';
 
 const accepting = newClient();
@@ -19,7 +20,7 @@ afterAll(async () => {
 });
 
 it('delivers an event accepted by another worker on time, not at the next poll', { timeout: 20_000 }, async () => {
-  const unlimited = new RateLimiter({ buckets: { schedule: false, manage: false, send: false, delivery: false } });
+  const unlimited = noLimits();
   const sent: { event: DueDelayedEvent; atMs: number }[] = [];
   const deliveryStore = createRedisStore({ client: delivering, keyPrefix: prefix });
   const deliverer = new DelayedEventScheduler({
@@ -45,7 +46,7 @@ it('delivers an event accepted by another worker on time, not at the next poll',
   const acceptor = new DelayedEventScheduler({ store: createRedisStore({ client: accepting, keyPrefix: prefix }), rateLimiter: unlimited, sendEvent: () => {} });
   const lateness: number[] = [];
   for (const delayMs of [300, 150]) {
-    const { delayId } = await acceptor.schedule({ userId: '@a:example.org', roomId: '!r:example.org', type: 'm.room.message', content: {}, delayMs });
+    const { delayId } = await acceptor.schedule({ ...ALICE, roomId: ROOM, type: 'm.room.message', content: {}, delayMs });
     const deadline = Date.now() + 5000;
     while (!sent.some((s) => s.event.delayId === delayId) && Date.now() < deadline) await sleep(5);
     const delivery = sent.find((s) => s.event.delayId === delayId);

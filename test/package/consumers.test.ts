@@ -15,7 +15,7 @@ import { npmInstall, packRepo, repoVersionOf, run, runNode, TempDirs, TSC, write
 import { EXPECTED_SCENARIO, SCENARIO } from './scenario.js';
 import type { Packed } from './helpers.js';
 
-const OPTIONAL_PEERS = ['ioredis', 'express', 'vitest', 'fast-check'];
+const OPTIONAL_PEERS = ['ioredis', 'express', 'vitest', 'fast-check', 'prom-client'];
 const temp = new TempDirs();
 let packed: Packed;
 let withPeers: string;
@@ -26,7 +26,7 @@ const SYSTEM_CLOCK_SEND = `
 async function sendWithSystemClock(lib) {
   let resolveSent;
   const arrived = new Promise((resolve) => { resolveSent = resolve; });
-  const scheduler = new lib.DelayedEventScheduler({ sendEvent: async (event) => resolveSent(event.content) });
+  const scheduler = new lib.DelayedEventScheduler({ store: lib.createMemoryStore(), sendEvent: async (event) => resolveSent(event.content) });
   await scheduler.start();
   await scheduler.schedule({ userId: '@bob:example.org', roomId: '!room:example.org', type: 'org.example.sys', content: { ok: true }, delayMs: 0 });
   const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error('sendEvent not called within 5 s')), 5000).unref());
@@ -44,18 +44,22 @@ import type { DelayedEventStore, DueDelayedEvent, Requester } from 'matrix-delay
 import { ManualClock } from 'matrix-delayed-events/testing';
 import { describeStoreConformance } from 'matrix-delayed-events/testing/conformance';
 import type { StoreTestContext, StoreUnderTest } from 'matrix-delayed-events/testing/conformance';
-import { createRedisRateLimiter, createRedisStore } from 'matrix-delayed-events/redis';
+import { createRedisDelayedEvents, createRedisStore } from 'matrix-delayed-events/redis';
+import { createPrometheusMetrics } from 'matrix-delayed-events/prometheus';
 import { toExpressRouter } from 'matrix-delayed-events/express';
 import { toNodeHandler } from 'matrix-delayed-events/node';
 
 const clock = new ManualClock(0);
 const sent: DueDelayedEvent[] = [];
 const client = new Redis('redis://127.0.0.1:6379', { lazyConnect: true });
-const store: DelayedEventStore = createRedisStore({ client, keyPrefix: 'mde' });
+const redis = createRedisDelayedEvents({ client, keyPrefix: 'mde' });
+const store: DelayedEventStore = redis.store;
+export const plainStore: DelayedEventStore = createRedisStore({ client, keyPrefix: 'other' });
 const scheduler = new DelayedEventScheduler({
   clock,
   store,
-  rateLimiter: createRedisRateLimiter({ client }),
+  rateLimiter: redis.rateLimiter,
+  metrics: createPrometheusMetrics(),
   sendEvent: async (event) => {
     sent.push(event);
   },
@@ -182,7 +186,7 @@ beforeAll(async () => {
   });
   // Peers at the versions this repository tests with, so the installs come from the warm npm cache. They
   // install while the build and pack run; adding the tarball afterwards is then a short second install.
-  const peers = ['ioredis', 'express', '@types/express', 'vitest', 'fast-check', '@types/node'].map(repoVersionOf);
+  const peers = ['ioredis', 'express', '@types/express', 'vitest', 'fast-check', 'prom-client', '@types/node'].map(repoVersionOf);
   const [pack] = await Promise.all([packRepo(temp.make('pack')), npmInstall(withPeers, peers)]);
   packed = pack;
   await Promise.all([npmInstall(withPeers, [packed.tarball]), npmInstall(noPeers, [packed.tarball])]);

@@ -12,6 +12,7 @@ async function scenario(lib, testing) {
   const clock = new testing.ManualClock(1_000_000);
   const sent = [];
   const scheduler = new lib.DelayedEventScheduler({
+    store: lib.createMemoryStore(),
     clock,
     sendEvent: async (event) => { sent.push({ type: event.type, content: event.content, sendAtMs: event.sendAtMs }); },
   });

@@ -4,12 +4,13 @@
  * Node, byte for byte what `encodeEvent()` in codec.lua writes, so the add script only stores it
  * (redis-server, which every worker shares, builds no strings); the integration tests compare both.
  * Also reads every record a script returns ({@link decodeStoredRecord}, {@link decodeClaimedRecord}):
- * scripts return records as stored, never event fields one by one.
+ * scripts return records as stored, never event fields one by one. Finalised records (retention,
+ * {@link encodeFinalised}) are built and read only here: Lua stores them and never looks inside.
  *
  * @internal
  * @packageDocumentation
  */
-import type { ClaimedDelayedEvent, NewDelayedEvent, StoredDelayedEvent } from '../../core/store.js';
+import type { ClaimedDelayedEvent, FinalisedDelayedEvent, FinalisedOutcome, NewDelayedEvent, StoredDelayedEvent } from '../../core/store.js';
 
 /**
  * `<byteLength>:<value>` (UTF-8 bytes): a record's string field, an owner as scripts compare it with a
@@ -98,6 +99,37 @@ function skipBytes(s: string, from: number, byteLength: number): number {
 }
 
 /**
+ * Reads `count` string fields from `pos` on, each "~" (absent) or <byteLength>:<bytes>, the last one
+ * possibly <byteLength>;<template> (a templated state key).
+ */
+function readStrings(delayId: string, record: string, pos: number, count: number): { fields: (string | undefined)[]; templated: boolean; end: number } {
+  const fields: (string | undefined)[] = [];
+  let templated = false;
+  for (let i = 0; i < count; i++) {
+    if (record.charCodeAt(pos) === TILDE) {
+      fields.push(undefined);
+      pos++;
+      continue;
+    }
+    let sep = pos;
+    while (sep < record.length && record.charCodeAt(sep) !== COLON && record.charCodeAt(sep) !== SEMICOLON) sep++;
+    const byteLength = Number(record.slice(pos, sep));
+    if (sep === pos || !Number.isSafeInteger(byteLength)) throw new Error(`malformed delayed event record for ${delayId}`);
+    if (i === count - 1) templated = record.charCodeAt(sep) === SEMICOLON;
+    const end = skipBytes(record, sep + 1, byteLength);
+    fields.push(record.slice(sep + 1, end));
+    pos = end;
+  }
+  return { fields, templated, end: pos };
+}
+
+/** Expands a state key stored as a template (see encodeStateKey). */
+function expandStateKey(stored: string, userId: string, deviceId: string | undefined): string {
+  const withDevice = deviceId === undefined ? stored : (replaceOnce(stored, MARKER_2, deviceId) ?? stored);
+  return replaceOnce(withDevice, MARKER_1, userId) ?? withDevice;
+}
+
+/**
  * Reads a record in codec.lua's layout. A claimed record holds its send time (claimedSendAtMs); a
  * pending one's is `dueScore`, its score in the due index.
  */
@@ -112,24 +144,7 @@ function readRecord(delayId: string, record: string, dueScore: number | undefine
   const sendAt = claimedSendAt === '' ? dueScore : Number(claimedSendAt);
   if (sendAt === undefined || !Number.isFinite(sendAt)) throw new Error(`delayed event record for ${delayId} has no send time`);
   // The string fields, each "~" or <byteLength>:<bytes> (the state key <byteLength>;<template>).
-  const fields: (string | undefined)[] = [];
-  let templated = false;
-  let pos = c3 + 1;
-  for (let i = 0; i < 6; i++) {
-    if (record.charCodeAt(pos) === TILDE) {
-      fields.push(undefined);
-      pos++;
-      continue;
-    }
-    let sep = pos;
-    while (sep < record.length && record.charCodeAt(sep) !== COLON && record.charCodeAt(sep) !== SEMICOLON) sep++;
-    const byteLength = Number(record.slice(pos, sep));
-    if (sep === pos || !Number.isSafeInteger(byteLength)) throw new Error(`malformed delayed event record for ${delayId}`);
-    if (i === 5) templated = record.charCodeAt(sep) === SEMICOLON;
-    const end = skipBytes(record, sep + 1, byteLength);
-    fields.push(record.slice(sep + 1, end));
-    pos = end;
-  }
+  const { fields, templated, end: pos } = readStrings(delayId, record, c3 + 1, 6);
   const [claimToken, userId, deviceId, roomId, type, stored] = fields as [
     string | undefined,
     string,
@@ -138,12 +153,8 @@ function readRecord(delayId: string, record: string, dueScore: number | undefine
     string,
     string | undefined,
   ];
-  let stateKey = stored;
-  if (templated && stored !== undefined) {
-    // A state key holding the owner's IDs is stored as a template (see encodeStateKey in codec.lua).
-    const withDevice = deviceId === undefined ? stored : (replaceOnce(stored, MARKER_2, deviceId) ?? stored);
-    stateKey = replaceOnce(withDevice, MARKER_1, userId) ?? withDevice;
-  }
+  // A state key holding the owner's IDs is stored as a template (see encodeStateKey in codec.lua).
+  const stateKey = templated && stored !== undefined ? expandStateKey(stored, userId, deviceId) : stored;
   return {
     delayId,
     userId,
@@ -194,4 +205,61 @@ export function decodeRecordTriples(reply: readonly unknown[], from = 0): Stored
   const events: StoredDelayedEvent[] = [];
   for (let i = from; i + 2 < reply.length; i += 3) events.push(decodeStoredRecord(String(reply[i]), String(reply[i + 2]), reply[i + 1]));
   return events;
+}
+
+/** Outcome letters of a finalised record. */
+const OUTCOME_CODES: Readonly<Record<FinalisedOutcome, string>> = { sent: 's', cancelled: 'c', failed: 'f' };
+const OUTCOMES: Readonly<Record<string, FinalisedOutcome>> = { s: 'sent', c: 'cancelled', f: 'failed' };
+
+/**
+ * The packed record of a finalised event, kept for lookup (field `delayId` of the owner's hash, see
+ * `finalised` in keys.ts):
+ *   <outcome><delayMs>,<runningSinceMs>,<finalisedAtMs>,<roomId><type><stateKey><eventId><errcode><message><content>
+ * The outcome is one letter (`s`ent, `c`ancelled, `f`ailed); string fields are as in event records
+ * (`~` when absent), the state key a template when it holds the owner's user ID; the content is the
+ * rest, byte-exact. Neither the delay ID nor the owner is stored: they are the field and the key.
+ * @internal
+ */
+export function encodeFinalised(event: FinalisedDelayedEvent): string {
+  return (
+    `${OUTCOME_CODES[event.outcome]}${event.delayMs},${event.runningSinceMs},${event.finalisedAtMs},` +
+    encodeString(event.roomId) +
+    encodeString(event.type) +
+    encodeStateKey(event.stateKey, event.userId, undefined) +
+    encodeString(event.eventId) +
+    encodeString(event.error?.errcode) +
+    encodeString(event.error?.message) +
+    event.contentJson
+  );
+}
+
+/**
+ * Reads a record {@link encodeFinalised} built.
+ * @internal
+ */
+export function decodeFinalised(delayId: string, userId: string, record: string): FinalisedDelayedEvent {
+  const outcome = OUTCOMES[record.charAt(0)];
+  const c1 = record.indexOf(',');
+  const c2 = record.indexOf(',', c1 + 1);
+  const c3 = record.indexOf(',', c2 + 1);
+  if (outcome === undefined || c1 < 0 || c2 < 0 || c3 < 0) throw new Error(`malformed finalised event record for ${delayId}`);
+  // Room, type and state key (the last of the three, so readStrings tells whether it is templated).
+  const { fields, templated, end } = readStrings(delayId, record, c3 + 1, 3);
+  const [roomId, type, stored] = fields as [string, string, string | undefined];
+  const rest = readStrings(delayId, record, end, 3);
+  const [eventId, errcode, message] = rest.fields;
+  return {
+    delayId,
+    userId,
+    roomId,
+    type,
+    stateKey: templated && stored !== undefined ? expandStateKey(stored, userId, undefined) : stored,
+    contentJson: record.slice(rest.end),
+    delayMs: Number(record.slice(1, c1)),
+    runningSinceMs: Number(record.slice(c1 + 1, c2)),
+    outcome,
+    finalisedAtMs: Number(record.slice(c2 + 1, c3)),
+    eventId,
+    error: errcode === undefined ? undefined : { errcode, message: message ?? '' },
+  };
 }

@@ -28,6 +28,10 @@ const KIND = {
   state: 's',
   /** STRING per transaction key: `<expiresAtMs>:<delayId>`. */
   txn: 't',
+  /** HASH per user: delayId → packed finalised record (retention, see encodeFinalised in codec.ts). */
+  finalised: 'f',
+  /** ZSET per user: the delayIds of `finalised`, scored by finalisedAtMs (for pruning by age and count). */
+  finalisedAge: 'fz',
 } as const;
 
 /** Key names of one store. @internal */
@@ -46,6 +50,10 @@ export interface RedisKeys {
   state(roomId: string, type: string, stateKey: string): string;
   /** Transaction record. */
   txn(txnKey: string): string;
+  /** The owner's retained finalised records. */
+  finalised(userId: string): string;
+  /** The owner's retained finalised delay IDs by finalisation time. */
+  finalisedAge(userId: string): string;
 }
 
 /** Characters that would break the `<prefix>:{<tag>}:` shape. */
@@ -110,5 +118,7 @@ export function redisKeys(prefix: string, hashTag: string): RedisKeys {
     user: (userId) => userKeyFromBase(base, userId),
     state: (roomId, type, stateKey) => stateSlotFromBase(base, roomId, type, stateKey).key,
     txn: (txnKey) => txnKeyFromBase(base, txnKey),
+    finalised: (userId) => `${base}${KIND.finalised}:${userId}`,
+    finalisedAge: (userId) => `${base}${KIND.finalisedAge}:${userId}`,
   };
 }

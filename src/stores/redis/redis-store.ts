@@ -7,14 +7,18 @@ import type {
   ClaimedDelayedEvent,
   DelayedEventStore,
   EventOutcome,
+  FinalisedDelayedEvent,
   ListCursor,
   MutationResult,
   NewDelayedEvent,
+  RetentionOptions,
   StateKeyFilter,
   StoreCapabilities,
   StoredDelayedEvent,
+  StoreStats,
 } from '../../core/store.js';
 import type { DelayId, Logger } from '../../core/types.js';
+import { decodeFinalised } from './codec.js';
 import type { ChargeLink } from './fused-charge.js';
 import { checkKeyPart, redisKeys, type RedisKeys } from './keys.js';
 import { MicroBatcher } from './micro-batcher.js';
@@ -31,6 +35,9 @@ import { decodeFindTxn, findTxnCall } from './scripts/find-txn.js';
 import { decodeGet, getCall } from './scripts/get.js';
 import { decodeList, listCall } from './scripts/list.js';
 import { decodeReschedule, rescheduleCall } from './scripts/reschedule.js';
+import { decodeRelease, releaseCall } from './scripts/release.js';
+import { retainCall } from './scripts/retain.js';
+import { decodeStats, statsCall } from './scripts/stats.js';
 import { decodeRestart, restartCall, type RestartItem, type RestartRefused, type RestartResult } from './scripts/restart.js';
 import { WakeSubscriber } from './wake-subscriber.js';
 
@@ -77,6 +84,23 @@ export interface RedisStore extends DelayedEventStore {
   watch(listener: (dueAtMs: number) => void): () => void;
   /** Always present: one script call per 128 events (see {@link DelayedEventStore.finaliseMany}). */
   finaliseMany(events: readonly ClaimedDelayedEvent[]): Promise<MutationResult[]>;
+  /**
+   * Always present: one script call per 128 finalised events. Per owner, a hash of packed records and
+   * a sorted set by finalisation time, pruned in the call and expiring `maxAgeMs` (plus a minute)
+   * after the owner's last retained event (see {@link DelayedEventStore.retain}).
+   */
+  retain(events: readonly FinalisedDelayedEvent[], options: RetentionOptions): Promise<void>;
+  /**
+   * Always present (graceful shutdown, see {@link DelayedEventStore.release}): one script call per 128
+   * events; each event still claimed under its token is pending again at the send time its claim
+   * recorded, its attempts unchanged, and watchers hear of a new earliest due time. `nowMs` is not
+   * needed (the records hold the send times).
+   */
+  release(events: readonly ClaimedDelayedEvent[], nowMs: number): Promise<MutationResult[]>;
+  /** Always present (metrics, see {@link DelayedEventStore.stats}): `ZCARD` of the due index (pending and claimed) and its head, one script call. */
+  stats(): Promise<StoreStats>;
+  /** Always present: one `HGET` on the owner's hash (see {@link DelayedEventStore.getFinalised}). */
+  getFinalised(delayId: DelayId, userId: string, options: { readonly nowMs: number; readonly maxAgeMs: number }): Promise<FinalisedDelayedEvent | undefined>;
   /** Closes the store's subscriber connection (never the client it was given). */
   close(): Promise<void>;
 }
@@ -198,6 +222,41 @@ class RedisDelayedEventStore implements RedisStore {
         chunks.push(this.redis.run(finaliseManyCall(this.keys, chunk)).then((reply) => decodeFinaliseMany(reply as Reply, chunk.length)));
       }
       return (await Promise.all(chunks)).flat();
+    });
+  }
+
+  /** One script call per chunk, like {@link RedisDelayedEventStore.finaliseMany}. */
+  release(events: readonly ClaimedDelayedEvent[], _nowMs?: number): Promise<MutationResult[]> {
+    return this.afterCharge(async () => {
+      const chunks: Promise<MutationResult[]>[] = [];
+      for (let from = 0; from < events.length; from += MAX_BATCH) {
+        const chunk = events.slice(from, from + MAX_BATCH);
+        chunks.push(this.redis.run(releaseCall(this.keys, chunk)).then((reply) => decodeRelease(reply as Reply, chunk.length)));
+      }
+      return (await Promise.all(chunks)).flat();
+    });
+  }
+
+  stats(): Promise<StoreStats> {
+    return this.afterCharge(async () => decodeStats((await this.redis.run(statsCall(this.keys))) as Reply));
+  }
+
+  /** One script call per chunk, grouped by owner inside each (the chunks on the wire at once). */
+  retain(events: readonly FinalisedDelayedEvent[], options: RetentionOptions): Promise<void> {
+    return this.afterCharge(async () => {
+      const chunks: Promise<unknown>[] = [];
+      for (let from = 0; from < events.length; from += MAX_BATCH) chunks.push(this.redis.run(retainCall(this.keys, events.slice(from, from + MAX_BATCH), options)));
+      await Promise.all(chunks);
+    });
+  }
+
+  /** The owner is part of the key, so another user's record is never found. */
+  getFinalised(delayId: DelayId, userId: string, options: { readonly nowMs: number; readonly maxAgeMs: number }): Promise<FinalisedDelayedEvent | undefined> {
+    return this.afterCharge(async () => {
+      const packed = await this.redis.call(() => this.redis.client.hget(this.keys.finalised(userId), delayId));
+      if (packed === null) return undefined;
+      const record = decodeFinalised(delayId, userId, packed);
+      return record.finalisedAtMs < options.nowMs - options.maxAgeMs ? undefined : record;
     });
   }
 

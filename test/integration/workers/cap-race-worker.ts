@@ -3,8 +3,9 @@
  * for one user and reports how many were admitted and how many hit the cap.
  */
 import { Redis } from 'ioredis';
-import { DelayedEventScheduler, RateLimiter, isDelayedEventsError } from '../../../src/index.js';
+import { DelayedEventScheduler, isDelayedEventsError } from '../../../src/index.js';
 import { createRedisStore } from '../../../src/redis/index.js';
+import { ALICE, noLimits, ROOM } from '../../helpers/fixtures.js';
 
 const client = new Redis(process.env['REDIS_URL']!, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
 client.on('error', () => {});
@@ -14,7 +15,7 @@ const scheduler = new DelayedEventScheduler({
   store,
   sendEvent: () => {},
   maxOutstandingPerUser: Number(process.env['CAP']),
-  rateLimiter: new RateLimiter({ buckets: { schedule: false, manage: false, send: false, delivery: false } }),
+  rateLimiter: noLimits(),
 });
 process.send?.({ type: 'ready' });
 process.on('message', (message: { type: string; count: number }) => {
@@ -22,7 +23,7 @@ process.on('message', (message: { type: string; count: number }) => {
   void (async () => {
     const outcomes = await Promise.allSettled(
       Array.from({ length: message.count }, (_, i) =>
-        scheduler.schedule({ userId: '@racer:example.org', roomId: '!r:example.org', type: 'm.room.message', content: { i }, delayMs: 60_000 }),
+        scheduler.schedule({ ...ALICE, roomId: ROOM, type: 'm.room.message', content: { i }, delayMs: 60_000 }),
       ),
     );
     const admitted = outcomes.filter((o) => o.status === 'fulfilled').length;

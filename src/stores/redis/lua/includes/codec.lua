@@ -115,3 +115,12 @@ local function claimRecord(packed, sendAt, tokenField)
   end
   return counts .. q .. ',' .. tokenField .. string.sub(packed, rest)
 end
+
+-- The pending record of a claimed one, and the send time the claim recorded (claimedSendAtMs): a
+-- splice that drops the claim, the reverse of claimRecord, so the rest is copied and never decoded.
+local function unclaimRecord(packed)
+  local counts, q, pos = string.match(packed, '^(%d+,%d+,)(%-?%d*),()')
+  local colon = string.find(packed, ':', pos, true)
+  local rest = colon + tonumber(string.sub(packed, pos, colon - 1)) + 1
+  return counts .. ',~' .. string.sub(packed, rest), tonumber(q)
+end
