@@ -10,6 +10,8 @@ const dualEntries = {
   express: 'src/adapters/express/index.ts',
   node: 'src/adapters/node/index.ts',
   prometheus: 'src/prometheus/index.ts',
+  fetch: 'src/adapters/fetch/index.ts',
+  fastify: 'src/adapters/fastify/index.ts',
 };
 
 const shared: Options = {
@@ -18,7 +20,7 @@ const shared: Options = {
   target: 'node20',
   // Without splitting, tsup gives each CJS entry its own copy of the error classes (tsup#408).
   splitting: true,
-  external: ['ioredis', 'express', 'vitest', 'fast-check', 'rate-limiter-flexible', 'prom-client'],
+  external: ['ioredis', 'express', 'fastify', 'vitest', 'fast-check', 'rate-limiter-flexible', 'prom-client'],
   // Two configs write into one dist/: tsup's own `clean` runs per config, at times that race with the other
   // config's output (its dts step deletes every .d.ts it finds), so dist/ is emptied once, below, instead.
   clean: false,

@@ -4,9 +4,10 @@
  * Routes: `POST /v3/register` (`m.login.dummy` or no auth), `GET|POST /v3/login` (`m.login.password`),
  * `GET /v3/account/whoami`, `POST /v3/logout`.
  */
-import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Request, Router } from 'express';
 import { fail, jsonBody, optObject, optString, queryString, route } from './http-util.js';
+import { decoyHash, hashPassword, verifyPassword } from './passwords.js';
 
 /** The authenticated caller. */
 export interface Caller {
@@ -16,17 +17,12 @@ export interface Caller {
 
 interface Account {
   readonly userId: string;
-  readonly salt: Buffer | undefined;
-  readonly passwordHash: Buffer | undefined;
+  /** `scrypt$N$r$p$salt$hash` (see passwords.ts), or `undefined` for an account without a password. */
+  readonly passwordHash: string | undefined;
 }
 
 const LOCALPART = /^[a-z0-9._=\-/+]+$/;
 const MAX_PASSWORD_LENGTH = 512;
-
-function hash(password: string, salt: Buffer): Buffer {
-  // Low cost: this is an example server, not a place to keep real passwords.
-  return scryptSync(password, salt, 32, { N: 1024 });
-}
 
 /** Accounts and access tokens of the example homeserver. */
 export class AuthService {
@@ -73,7 +69,7 @@ export class AuthService {
 
   /** Mounts the account routes on a router under `/_matrix/client`. */
   mount(router: Router): void {
-    router.post('/v3/register', route((req, res) => {
+    router.post('/v3/register', route(async (req, res) => {
       if (queryString(req, 'kind') === 'guest') fail(403, 'M_GUEST_ACCESS_FORBIDDEN', 'Guest access is disabled.');
       const body = jsonBody(req, false);
       const auth = optObject(body, 'auth');
@@ -92,8 +88,10 @@ export class AuthService {
       if (body['inhibit_login'] !== undefined && typeof body['inhibit_login'] !== 'boolean') fail(400, 'M_BAD_JSON', "'inhibit_login' must be a boolean.");
       const userId = `@${localpart}:${this.serverName}`;
       if (this.accounts.has(userId)) fail(400, 'M_USER_IN_USE', 'User ID already taken.');
-      const salt = password === undefined ? undefined : randomBytes(16);
-      this.accounts.set(userId, { userId, salt, passwordHash: salt && password !== undefined ? hash(password, salt) : undefined });
+      const passwordHash = password === undefined ? undefined : await hashPassword(password);
+      // Checked again: another registration of the same name may have finished while this one hashed.
+      if (this.accounts.has(userId)) fail(400, 'M_USER_IN_USE', 'User ID already taken.');
+      this.accounts.set(userId, { userId, passwordHash });
       if (body['inhibit_login'] === true) {
         res.json({ user_id: userId, home_server: this.serverName });
         return;
@@ -112,7 +110,7 @@ export class AuthService {
       res.json({ flows: [{ type: 'm.login.password' }] });
     });
 
-    router.post('/v3/login', route((req, res) => {
+    router.post('/v3/login', route(async (req, res) => {
       const body = jsonBody(req);
       if (body['type'] !== 'm.login.password') fail(400, 'M_UNKNOWN', 'Only m.login.password is supported.');
       const identifier = optObject(body, 'identifier');
@@ -126,13 +124,11 @@ export class AuthService {
       const password = optString(body, 'password');
       if (user === undefined || password === undefined) fail(400, 'M_MISSING_PARAM', 'user and password are required.');
       const userId = user.startsWith('@') ? user.toLowerCase() : `@${user.toLowerCase()}:${this.serverName}`;
-      const account = this.accounts.get(userId);
-      const ok =
-        account?.salt !== undefined &&
-        account.passwordHash !== undefined &&
-        password.length <= MAX_PASSWORD_LENGTH &&
-        timingSafeEqual(hash(password, account.salt), account.passwordHash);
-      if (!ok) fail(403, 'M_FORBIDDEN', 'Invalid username or password.');
+      if (password.length > MAX_PASSWORD_LENGTH) fail(403, 'M_FORBIDDEN', 'Invalid username or password.');
+      const stored = this.accounts.get(userId)?.passwordHash;
+      // Unknown users and password-less accounts verify against a decoy, so they take as long.
+      const matches = await verifyPassword(password, stored ?? (await decoyHash()));
+      if (!matches || stored === undefined) fail(403, 'M_FORBIDDEN', 'Invalid username or password.');
       res.json(this.issue(userId, optString(body, 'device_id')));
     }));
 

@@ -6,6 +6,7 @@ import type { CancelOnNewerStatePolicy, SpecProfile } from '../../src/core/optio
 import { SPEC_PROFILES } from '../../src/core/options.js';
 import type { BucketLimit, RateLimitBucket } from '../../src/core/rate-limiter.js';
 import { RATE_LIMIT_BUCKETS } from '../../src/core/rate-limiter.js';
+import { z } from 'zod';
 
 /** Rate limits as configured: per bucket a limit or `false` (off), or `'off'` for all. */
 export type RateLimitsConfig = Partial<Record<RateLimitBucket, BucketLimit | false>> | 'off';
@@ -37,92 +38,144 @@ export class EnvConfigError extends Error {
   }
 }
 
-const POLICIES: readonly CancelOnNewerStatePolicy[] = ['other-senders', 'any-sender', 'never'];
+const POLICIES = ['other-senders', 'any-sender', 'never'] as const satisfies readonly CancelOnNewerStatePolicy[];
 
-function parseRateLimits(raw: string, problems: string[]): RateLimitsConfig | undefined {
-  if (raw.trim() === 'off') return 'off';
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    problems.push('DELAYED_EVENTS_RATE_LIMITS must be JSON (e.g. {"manage":{"points":10,"duration":5}}) or the string off');
-    return undefined;
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    problems.push('DELAYED_EVENTS_RATE_LIMITS must be a JSON object mapping bucket names to limits, or off');
-    return undefined;
-  }
-  const out: Partial<Record<RateLimitBucket, BucketLimit | false>> = {};
-  for (const [bucket, value] of Object.entries(parsed as Record<string, unknown>)) {
-    if (!RATE_LIMIT_BUCKETS.includes(bucket as RateLimitBucket)) {
-      problems.push(`DELAYED_EVENTS_RATE_LIMITS: unknown bucket "${bucket}" (known: ${RATE_LIMIT_BUCKETS.join(', ')})`);
-      continue;
-    }
-    if (value === false || value === 'off') {
-      out[bucket as RateLimitBucket] = false;
-      continue;
-    }
-    const v = value as Record<string, unknown> | null;
-    const points = v?.['points'];
-    // `duration` in seconds (the rate-limiter-flexible convention) or `durationMs` in milliseconds.
-    const durationMs = typeof v?.['durationMs'] === 'number' ? v['durationMs'] : typeof v?.['duration'] === 'number' ? v['duration'] * 1000 : undefined;
-    if (
-      typeof v !== 'object' || v === null || typeof points !== 'number' || !Number.isSafeInteger(points) || points <= 0 ||
-      durationMs === undefined || !Number.isSafeInteger(durationMs) || durationMs <= 0
-    ) {
-      problems.push(
-        `DELAYED_EVENTS_RATE_LIMITS.${bucket} must be {"points": integer > 0, "duration": seconds > 0} (or "durationMs"), or false`,
-      );
-      continue;
-    }
-    out[bucket as RateLimitBucket] = { points, durationMs };
-  }
-  return out;
+/*
+ * The schema, in zod: one library for the flat variables and for the JSON inside
+ * DELAYED_EVENTS_RATE_LIMITS, and every issue comes back with its path, so one run reports every bad
+ * value by name. zod over envalid: envalid validates flat strings only, and its `json()` would leave
+ * the nested limits to hand-written checks, which is where the seconds-vs-ms mix-up lived.
+ */
+
+/** An empty variable counts as unset, as shells make `VAR=` easy to leave behind. */
+function optional<T extends z.ZodType>(schema: T) {
+  return z.preprocess((value) => (value === '' ? undefined : value), schema.optional());
 }
 
-function parseInteger(name: string, raw: string | undefined, min: number, max: number, problems: string[]): number | undefined {
-  if (raw === undefined || raw === '') return undefined;
-  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(Number(raw)) || Number(raw) < min || Number(raw) > max) {
-    problems.push(`${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(raw)})`);
-    return undefined;
+/** A decimal integer in [min, max], as a string (no signs, fractions or exponents). */
+function integer(min: number, max: number) {
+  return z.string().transform((raw, ctx) => {
+    const value = Number(raw.trim());
+    if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < min || value > max) {
+      ctx.addIssue({ code: 'custom', message: `must be an integer from ${min} to ${max} (got ${JSON.stringify(raw)})` });
+      return z.NEVER;
+    }
+    return value;
+  });
+}
+
+/** Milliseconds, like every duration the library takes. */
+const positiveMs = z.number({ error: 'must be a number of milliseconds' }).int('must be an integer number of milliseconds').positive('must be > 0');
+
+const bucketLimit = z.strictObject(
+  {
+    points: z.number({ error: 'is required: an integer > 0' }).int('must be an integer').positive('must be > 0'),
+    durationMs: positiveMs.optional(),
+    blockDurationMs: z.number({ error: 'must be a number of milliseconds' }).int('must be an integer number of milliseconds').nonnegative('must be >= 0').optional(),
+    // Recognised only to say what replaces it: a seconds field beside millisecond ones was a trap.
+    duration: z.unknown().optional(),
+  },
+  { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')} (known: points, durationMs, blockDurationMs)` : 'must be an object, or false') },
+).transform((limit, ctx): BucketLimit => {
+  if (limit.duration !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['duration'], message: '"duration" (seconds) is not accepted: give the window as "durationMs", in milliseconds' });
+  } else if (limit.durationMs === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['durationMs'], message: 'is required: the window, in milliseconds' });
   }
-  return Number(raw);
+  const { points, durationMs = 0, blockDurationMs } = limit;
+  return blockDurationMs === undefined ? { points, durationMs } : { points, durationMs, blockDurationMs };
+});
+
+/**
+ * Parses `value` with `schema` inside another schema's transform, keeping its issues (with their paths)
+ * instead of one opaque "Invalid input", which is all a union of the alternatives would report.
+ */
+function within<T extends z.ZodType>(schema: T, value: unknown, ctx: z.RefinementCtx): z.output<T> | typeof z.NEVER {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  for (const issue of result.error.issues) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+  return z.NEVER;
+}
+
+/** One bucket: its limit, or `false` / `"off"` to turn it off. */
+const bucketSetting = z.unknown().transform((value, ctx): BucketLimit | false =>
+  value === false || value === 'off' ? false : within(bucketLimit, value, ctx),
+);
+
+const rateLimitRecord = z.partialRecord(
+  z.enum(RATE_LIMIT_BUCKETS),
+  bucketSetting,
+  {
+    // zod 4.6 reports a partial record's unknown keys as `unrecognized_keys`, which its declared issue
+    // type for records does not list; hence the widening.
+    error: (issue: { code: string; keys?: readonly string[] }) =>
+      issue.code === 'unrecognized_keys'
+        ? `unknown bucket(s) ${(issue.keys ?? []).join(', ')} (known: ${RATE_LIMIT_BUCKETS.join(', ')})`
+        : 'must be a JSON object mapping bucket names to limits, or off',
+  },
+);
+
+const rateLimits = z.string().transform((raw, ctx): RateLimitsConfig => {
+  if (raw.trim() === 'off') return 'off';
+  let json: unknown;
+  try {
+    json = JSON.parse(raw) as unknown;
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be JSON (e.g. {"manage":{"points":10,"durationMs":5000}}) or the string off' });
+    return z.NEVER;
+  }
+  // A JSON array is an object to zod's record check; say what is wanted instead.
+  if (Array.isArray(json)) {
+    ctx.addIssue({ code: 'custom', message: 'must be a JSON object mapping bucket names to limits, or off' });
+    return z.NEVER;
+  }
+  return within(rateLimitRecord, json, ctx);
+});
+
+const envSchema = z
+  .object({
+    HOST: optional(z.string()),
+    PORT: optional(integer(0, 65_535)),
+    SERVER_NAME: optional(z.string().regex(/^[A-Za-z0-9.\-[\]:]+$/, 'must be a host name, optionally with a port')),
+    DELAYED_EVENTS_MAX_DELAY_MS: optional(integer(1, Number.MAX_SAFE_INTEGER)),
+    DELAYED_EVENTS_MAX_PER_USER: optional(integer(0, 1_000_000_000)),
+    DELAYED_EVENTS_RATE_LIMITS: optional(rateLimits),
+    DELAYED_EVENTS_CANCEL_ON_NEWER_STATE: optional(z.enum(POLICIES, { error: `must be one of ${POLICIES.join(', ')}` })),
+    DELAYED_EVENTS_PROFILE: optional(z.enum(SPEC_PROFILES, { error: `must be one of ${SPEC_PROFILES.join(', ')}` })),
+    DELAYED_EVENTS_STORE: optional(z.enum(['memory', 'redis'], { error: 'must be memory or redis' })),
+    REDIS_URL: optional(z.string()),
+  })
+  .superRefine((env, ctx) => {
+    if (env.DELAYED_EVENTS_STORE === 'redis' && env.REDIS_URL !== undefined && !/^rediss?:\/\//.test(env.REDIS_URL)) {
+      ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'must start with redis:// or rediss://' });
+    }
+  });
+
+/** `NAME: message` or `NAME.bucket.field: message`, with the offending value where it helps. */
+function describeIssue(issue: z.core.$ZodIssue, env: NodeJS.ProcessEnv): string {
+  const path = issue.path.map(String).join('.');
+  const name = String(issue.path[0] ?? '');
+  const raw = env[name];
+  // Values of the flat variables are short; the JSON one is named by its path instead.
+  const got = issue.path.length === 1 && issue.code !== 'custom' && raw !== undefined ? ` (got ${JSON.stringify(raw)})` : '';
+  return `${path} ${issue.message}${got}`;
 }
 
 /** Reads the configuration from `env`. @throws {@link EnvConfigError} listing every invalid value. */
 export function readEnvConfig(env: NodeJS.ProcessEnv): EnvConfig {
-  const problems: string[] = [];
-  const host = env['HOST'] || '127.0.0.1';
-  const port = parseInteger('PORT', env['PORT'], 0, 65_535, problems) ?? 8008;
-  const serverName = env['SERVER_NAME'] || 'localhost';
-  if (!/^[A-Za-z0-9.\-[\]:]+$/.test(serverName)) problems.push(`SERVER_NAME must be a host name, optionally with a port (got ${JSON.stringify(serverName)})`);
-  const maxDelayMs = parseInteger('DELAYED_EVENTS_MAX_DELAY_MS', env['DELAYED_EVENTS_MAX_DELAY_MS'], 1, Number.MAX_SAFE_INTEGER, problems);
-  const maxPerUser = parseInteger('DELAYED_EVENTS_MAX_PER_USER', env['DELAYED_EVENTS_MAX_PER_USER'], 0, 1_000_000_000, problems);
-  const rawLimits = env['DELAYED_EVENTS_RATE_LIMITS'];
-  const rateLimits = rawLimits === undefined || rawLimits === '' ? undefined : parseRateLimits(rawLimits, problems);
-  const rawPolicy = env['DELAYED_EVENTS_CANCEL_ON_NEWER_STATE'];
-  let cancelOnNewerState: CancelOnNewerStatePolicy | undefined;
-  if (rawPolicy !== undefined && rawPolicy !== '') {
-    if (POLICIES.includes(rawPolicy as CancelOnNewerStatePolicy)) cancelOnNewerState = rawPolicy as CancelOnNewerStatePolicy;
-    else problems.push(`DELAYED_EVENTS_CANCEL_ON_NEWER_STATE must be one of ${POLICIES.join(', ')} (got ${JSON.stringify(rawPolicy)})`);
-  }
-  const profile = (env['DELAYED_EVENTS_PROFILE'] || 'msc4140-2024') as SpecProfile;
-  if (!SPEC_PROFILES.includes(profile)) problems.push(`DELAYED_EVENTS_PROFILE must be one of ${SPEC_PROFILES.join(', ')} (got ${JSON.stringify(profile)})`);
-  const rawStore = env['DELAYED_EVENTS_STORE'] || 'memory';
-  if (rawStore !== 'memory' && rawStore !== 'redis') problems.push(`DELAYED_EVENTS_STORE must be memory or redis (got ${JSON.stringify(rawStore)})`);
-  const redisUrl = env['REDIS_URL'] || 'redis://127.0.0.1:6379';
-  if (rawStore === 'redis' && !/^rediss?:\/\//.test(redisUrl)) problems.push(`REDIS_URL must start with redis:// or rediss:// (got ${JSON.stringify(redisUrl)})`);
-  if (problems.length > 0) throw new EnvConfigError(problems);
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) throw new EnvConfigError(parsed.error.issues.map((issue) => describeIssue(issue, env)));
+  const e = parsed.data;
   return {
-    host,
-    port,
-    serverName,
-    maxDelayMs,
-    maxPerUser,
-    rateLimits,
-    cancelOnNewerState,
-    profile,
-    store: rawStore === 'redis' ? 'redis' : 'memory',
-    redisUrl,
+    host: e.HOST ?? '127.0.0.1',
+    port: e.PORT ?? 8008,
+    serverName: e.SERVER_NAME ?? 'localhost',
+    maxDelayMs: e.DELAYED_EVENTS_MAX_DELAY_MS,
+    maxPerUser: e.DELAYED_EVENTS_MAX_PER_USER,
+    rateLimits: e.DELAYED_EVENTS_RATE_LIMITS,
+    cancelOnNewerState: e.DELAYED_EVENTS_CANCEL_ON_NEWER_STATE,
+    profile: e.DELAYED_EVENTS_PROFILE ?? 'msc4140-2024',
+    store: e.DELAYED_EVENTS_STORE ?? 'memory',
+    redisUrl: e.REDIS_URL ?? 'redis://127.0.0.1:6379',
   };
 }

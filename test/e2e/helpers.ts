@@ -111,19 +111,23 @@ export const enc = encodeURIComponent;
 
 let counter = 0;
 
-/** Registers a new user (`m.login.dummy`) with a unique name built from `prefix`. */
-export async function register(base: string, prefix = 'user'): Promise<User> {
+/**
+ * Registers a new user (`m.login.dummy`) with a unique name built from `prefix`. Without `password`
+ * the account has none (registration returns its access token): a password costs one scrypt hash
+ * (~100 ms here), so only tests that log in with one ask for it.
+ */
+export async function register(base: string, prefix = 'user', password?: string): Promise<User> {
   const username = `${prefix}${process.pid}x${++counter}`.toLowerCase();
   const r = await request(base, 'POST', '/_matrix/client/v3/register', {
-    body: { username, password: 'secret-password', auth: { type: 'm.login.dummy' } },
+    body: { username, ...(password === undefined ? {} : { password }), auth: { type: 'm.login.dummy' } },
   });
   if (r.status !== 200) throw new Error(`register failed: ${r.status} ${r.text}`);
   return new User(base, r.body['user_id'] as string, r.body['access_token'] as string, r.body['device_id'] as string);
 }
 
 /** The Complement setup: user1 creates a public room with power level 0 for `com.example.test`; user2 joins. */
-export async function complementRoom(base: string): Promise<{ user1: User; user2: User; roomId: string }> {
-  const user1 = await register(base, 'one');
+export async function complementRoom(base: string, user1Password?: string): Promise<{ user1: User; user2: User; roomId: string }> {
+  const user1 = await register(base, 'one', user1Password);
   const user2 = await register(base, 'two');
   const created = await user1.req('POST', '/_matrix/client/v3/createRoom', {
     preset: 'public_chat',

@@ -184,7 +184,7 @@ describe.concurrent('host duties', () => {
 
 describe.concurrent('client-server basics', () => {
   it('send is idempotent per user + device + txn', async () => {
-    const { user1, roomId } = await complementRoom(server.url);
+    const { user1, roomId } = await complementRoom(server.url, 'secret-password');
     const a = await user1.send(roomId, 'm.room.message', 'same', { body: 'one' });
     const b = await user1.send(roomId, 'm.room.message', 'same', { body: 'two' });
     expect(a.body['event_id']).toBe(b.body['event_id']);
@@ -194,6 +194,10 @@ describe.concurrent('client-server basics', () => {
     });
     expect(login.status, login.text).toBe(200);
     expect(login.body['device_id']).not.toBe(user1.deviceId);
+    const wrong = await request(server.url, 'POST', '/_matrix/client/v3/login', {
+      body: { type: 'm.login.password', identifier: { type: 'm.id.user', user: user1.userId }, password: 'secret-passwore' },
+    });
+    expect([wrong.status, wrong.body['errcode']]).toEqual([403, 'M_FORBIDDEN']);
     const other = new User(server.url, user1.userId, login.body['access_token'] as string, login.body['device_id'] as string);
     const c = await other.send(roomId, 'm.room.message', 'same', { body: 'three' });
     expect(c.body['event_id']).not.toBe(a.body['event_id']);

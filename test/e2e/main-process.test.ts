@@ -40,6 +40,16 @@ function runMain(env: Record<string, string>): Child {
   return { url, exit, kill: (signal) => child.kill(signal) };
 }
 
+function configError(env: Record<string, string>): EnvConfigError {
+  try {
+    readEnvConfig(env);
+  } catch (error) {
+    if (error instanceof EnvConfigError) return error;
+    throw error;
+  }
+  throw new Error(`no EnvConfigError for ${JSON.stringify(env)}`);
+}
+
 describe('readEnvConfig', () => {
   it('defaults', () => {
     expect(readEnvConfig({})).toEqual({
@@ -62,14 +72,49 @@ describe('readEnvConfig', () => {
       PORT: '9000',
       DELAYED_EVENTS_MAX_DELAY_MS: '60000',
       DELAYED_EVENTS_MAX_PER_USER: '0',
-      DELAYED_EVENTS_RATE_LIMITS: '{"manage":{"points":10,"duration":5},"send":false,"schedule":{"points":3,"durationMs":1500}}',
+      DELAYED_EVENTS_RATE_LIMITS:
+        '{"manage":{"points":10,"durationMs":5000},"send":false,"delivery":"off","schedule":{"points":3,"durationMs":1500,"blockDurationMs":0}}',
       DELAYED_EVENTS_CANCEL_ON_NEWER_STATE: 'never',
       DELAYED_EVENTS_STORE: 'redis',
       REDIS_URL: 'redis://127.0.0.1:6390',
     });
     expect(c).toMatchObject({ host: '0.0.0.0', port: 9000, maxDelayMs: 60_000, maxPerUser: 0, cancelOnNewerState: 'never', store: 'redis' });
-    expect(c.rateLimits).toEqual({ manage: { points: 10, durationMs: 5000 }, send: false, schedule: { points: 3, durationMs: 1500 } });
+    expect(c.rateLimits).toEqual({
+      manage: { points: 10, durationMs: 5000 },
+      send: false,
+      delivery: false,
+      schedule: { points: 3, durationMs: 1500, blockDurationMs: 0 },
+    });
     expect(readEnvConfig({ DELAYED_EVENTS_RATE_LIMITS: 'off' }).rateLimits).toBe('off');
+  });
+
+  it('empty variables count as unset', () => {
+    expect(readEnvConfig({ PORT: '', HOST: '', DELAYED_EVENTS_RATE_LIMITS: '', DELAYED_EVENTS_STORE: '' })).toEqual(readEnvConfig({}));
+  });
+
+  it('takes rate-limit windows in milliseconds only: "duration" (seconds) is refused, naming its replacement', () => {
+    const error = configError({ DELAYED_EVENTS_RATE_LIMITS: '{"manage":{"points":10,"duration":5}}' });
+    expect(error.problems).toEqual([
+      'DELAYED_EVENTS_RATE_LIMITS.manage.duration "duration" (seconds) is not accepted: give the window as "durationMs", in milliseconds',
+    ]);
+  });
+
+  it('lists every problem at once, each under its variable (and bucket, and field)', () => {
+    const error = configError({
+      PORT: 'abc',
+      DELAYED_EVENTS_MAX_PER_USER: 'many',
+      DELAYED_EVENTS_RATE_LIMITS: '{"send":{"points":0,"durationMs":1},"delivery":{"points":1},"nope":false}',
+      DELAYED_EVENTS_STORE: 'postgres',
+    });
+    expect(error.problems).toEqual([
+      'PORT must be an integer from 0 to 65535 (got "abc")',
+      'DELAYED_EVENTS_MAX_PER_USER must be an integer from 0 to 1000000000 (got "many")',
+      'DELAYED_EVENTS_RATE_LIMITS.send.points must be > 0',
+      'DELAYED_EVENTS_RATE_LIMITS.delivery.durationMs is required: the window, in milliseconds',
+      'DELAYED_EVENTS_RATE_LIMITS unknown bucket(s) nope (known: schedule, manage, send, delivery)',
+      'DELAYED_EVENTS_STORE must be memory or redis (got "postgres")',
+    ]);
+    expect(error.message).toContain('  - PORT must be');
   });
 
   it.each([
@@ -82,20 +127,26 @@ describe('readEnvConfig', () => {
     ['DELAYED_EVENTS_MAX_PER_USER', 'many'],
     ['DELAYED_EVENTS_RATE_LIMITS', '{bad'],
     ['DELAYED_EVENTS_RATE_LIMITS', '[]'],
-    ['DELAYED_EVENTS_RATE_LIMITS', '{"nope":{"points":1,"duration":1}}'],
-    ['DELAYED_EVENTS_RATE_LIMITS', '{"manage":{"points":0,"duration":1}}'],
+    ['DELAYED_EVENTS_RATE_LIMITS', '{"nope":{"points":1,"durationMs":1000}}'],
+    ['DELAYED_EVENTS_RATE_LIMITS', '{"manage":{"points":0,"durationMs":1000}}'],
     ['DELAYED_EVENTS_RATE_LIMITS', '{"manage":{"points":1}}'],
+    ['DELAYED_EVENTS_RATE_LIMITS', '{"manage":{"points":1,"durationMs":1.5}}'],
+    ['DELAYED_EVENTS_RATE_LIMITS', '{"manage":{"points":1,"durationMs":"5s"}}'],
+    ['DELAYED_EVENTS_RATE_LIMITS', '{"manage":{"points":1,"durationMs":1000,"extra":1}}'],
+    ['DELAYED_EVENTS_RATE_LIMITS', '{"manage":5}'],
+    ['SERVER_NAME', 'not a host'],
+    ['DELAYED_EVENTS_PROFILE', 'msc4140-2025'],
     ['DELAYED_EVENTS_CANCEL_ON_NEWER_STATE', 'sometimes'],
     ['DELAYED_EVENTS_STORE', 'postgres'],
   ])('%s=%s is rejected, naming the variable', (name, value) => {
-    let error: unknown;
-    try {
-      readEnvConfig({ [name]: value });
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(EnvConfigError);
-    expect((error as EnvConfigError).message).toContain(name);
+    const error = configError({ [name]: value });
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]?.startsWith(name)).toBe(true);
+  });
+
+  it('REDIS_URL is checked when the store is redis', () => {
+    expect(configError({ DELAYED_EVENTS_STORE: 'redis', REDIS_URL: 'http://127.0.0.1' }).problems).toEqual(['REDIS_URL must start with redis:// or rediss://']);
+    expect(readEnvConfig({ REDIS_URL: 'http://127.0.0.1' }).store).toBe('memory');
   });
 });
 

@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { InvalidRequestError } from '../../core/errors.js';
 import type { DelayedEventsHandler, HandlerResponse } from '../../http/handlers.js';
 import type { DelayedEventsRoute } from '../../http/routes.js';
+import { needsBody } from '../needs-body.js';
 
 /** How much of an oversized body is read and discarded before the connection is closed instead. */
 const DRAIN_LIMIT_BYTES = 1024 * 1024;
@@ -23,10 +24,6 @@ const ABORTED: ReadResult = { kind: 'aborted' };
 const TOO_LARGE_KEEP: ReadResult = { kind: 'too-large', closeConnection: false };
 const TOO_LARGE_CLOSE: ReadResult = { kind: 'too-large', closeConnection: true };
 
-/** True when a matched request's body matters to the handler (the path form of management ignores it). */
-export function needsBody(route: DelayedEventsRoute): boolean {
-  return route.kind === 'schedule' || (route.kind === 'manage' && route.action === undefined);
-}
 
 /**
  * Takes a body that is already all buffered in `req`, synchronously; `undefined` when it is not (still
@@ -161,6 +158,8 @@ export interface PreparsedBody {
  * Answers a request that {@link DelayedEventsHandler.match} claimed: reads its body if the route needs
  * one (unless `preparsed` says it was read already), runs the handler and writes the response.
  *
+ * @param raw - What `authenticate` sees as `raw`: the framework's own request object when it has one
+ *   (Fastify's), else `req`.
  * @returns The response written, or `undefined` when the client went away first.
  */
 export async function respond(
@@ -172,6 +171,7 @@ export async function respond(
   path: string,
   query: URLSearchParams,
   preparsed: PreparsedBody | undefined,
+  raw: unknown = req,
 ): Promise<HandlerResponse | undefined> {
   let body: string | Uint8Array | undefined;
   let parsedBody: unknown;
@@ -189,7 +189,7 @@ export async function respond(
     }
     body = read.body;
   }
-  const response = await handler.handle({ method, path, query, headers: req.headers, body, parsedBody, raw: req }, route);
+  const response = await handler.handle({ method, path, query, headers: req.headers, body, parsedBody, raw }, route);
   if (response !== undefined) writeResponse(res, response);
   return response;
 }
