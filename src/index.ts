@@ -81,6 +81,7 @@ export type {
   EventOutcome,
   CancelByStateKeyResult,
   FinalisedDelayedEvent,
+  FinalisedError,
   FinalisedOutcome,
   RetentionOptions,
   StoreStats,

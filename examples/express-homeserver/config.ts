@@ -2,10 +2,7 @@
  * EXAMPLE HOMESERVER — configuration from environment variables (documented in README.md).
  * Every invalid value is reported by name; `main.ts` prints the messages and exits with status 1.
  */
-import type { CancelOnNewerStatePolicy, SpecProfile } from '../../src/core/options.js';
-import { SPEC_PROFILES } from '../../src/core/options.js';
-import type { BucketLimit, RateLimitBucket } from '../../src/core/rate-limiter.js';
-import { RATE_LIMIT_BUCKETS } from '../../src/core/rate-limiter.js';
+import { RATE_LIMIT_BUCKETS, SPEC_PROFILES, type BucketLimit, type CancelOnNewerStatePolicy, type RateLimitBucket, type SpecProfile } from 'matrix-delayed-events';
 import { z } from 'zod';
 
 /** Rate limits as configured: per bucket a limit or `false` (off), or `'off'` for all. */

@@ -176,6 +176,14 @@ export interface StateKeyFilter {
 /** How a delayed event left the schedule. */
 export type FinalisedOutcome = 'sent' | 'cancelled' | 'failed';
 
+/** Why a delayed event failed to be sent: a Matrix error. */
+export interface FinalisedError {
+  /** The Matrix error code, e.g. `M_FORBIDDEN`. */
+  readonly errcode: string;
+  /** The error message. */
+  readonly message: string;
+}
+
 /**
  * A delayed event that left the schedule, kept for a while so its owner can look it up (and retry a
  * management action safely): see {@link DelayedEventStore.retain}.
@@ -204,7 +212,7 @@ export interface FinalisedDelayedEvent {
   /** The room event's ID, for a sent event whose host reported it. */
   readonly eventId: string | undefined;
   /** Why it failed, for a failed event: a Matrix error code and message. */
-  readonly error: { readonly errcode: string; readonly message: string } | undefined;
+  readonly error: FinalisedError | undefined;
 }
 
 /** How long finalised events are kept: see {@link DelayedEventStore.retain}. */

@@ -2,7 +2,7 @@
  * Shared value types of the core. Everything here is camelCase and knows no wire format: the Matrix
  * field names (`delay_id`, `running_since`, …) appear only in `src/http/`.
  */
-import type { ListCursor } from './store.js';
+import type { FinalisedError, ListCursor } from './store.js';
 
 /** Opaque, unguessable identifier of one delayed event (at least 128 random bits, URL-safe). */
 export type DelayId = string;
@@ -187,7 +187,7 @@ export interface DelayedEventDetails extends PendingDelayedEvent {
     /** The room event's ID, for a sent event whose host reported it. */
     readonly eventId?: string | undefined;
     /** Why it failed, for a failed event. */
-    readonly error?: { readonly errcode: string; readonly message: string } | undefined;
+    readonly error?: FinalisedError | undefined;
   };
 }
 

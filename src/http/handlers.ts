@@ -66,7 +66,10 @@ export type HandlerScheduler = Pick<
   'schedule' | 'findTransaction' | 'send' | 'cancel' | 'restart' | 'list' | 'lookup'
 > & {
   /** The scheduler's resolved options; its `profile` is the handler's default. */
-  readonly options?: { readonly profile?: SpecProfile };
+  readonly options?: {
+    /** The scheduler's spec profile. */
+    readonly profile?: SpecProfile;
+  };
 };
 
 /**
