@@ -19,6 +19,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   adapters: ['http', 'core'],
   // The `./redis` entry composes the Redis store with the core's rate limiter.
   redis: ['stores', 'core'],
+  // The Prometheus binding sees only the core's metrics hook.
+  prometheus: ['core'],
   testing: ['core'],
 };
 
