@@ -15,7 +15,7 @@ import { npmInstall, packRepo, repoVersionOf, run, runNode, TempDirs, TSC, write
 import { EXPECTED_SCENARIO, SCENARIO } from './scenario.js';
 import type { Packed } from './helpers.js';
 
-const OPTIONAL_PEERS = ['ioredis', 'express', 'vitest', 'fast-check', 'prom-client'];
+const OPTIONAL_PEERS = ['ioredis', 'express', 'vitest', 'fast-check', 'prom-client', 'fastify'];
 const temp = new TempDirs();
 let packed: Packed;
 let withPeers: string;
@@ -48,6 +48,9 @@ import { createRedisDelayedEvents, createRedisStore } from 'matrix-delayed-event
 import { createPrometheusMetrics } from 'matrix-delayed-events/prometheus';
 import { toExpressRouter } from 'matrix-delayed-events/express';
 import { toNodeHandler } from 'matrix-delayed-events/node';
+import { toFetchHandler } from 'matrix-delayed-events/fetch';
+import { delayedEventsPlugin } from 'matrix-delayed-events/fastify';
+import Fastify from 'fastify';
 
 const clock = new ManualClock(0);
 const sent: DueDelayedEvent[] = [];
@@ -76,6 +79,9 @@ clock.advance('soon');
 
 const authenticate = (): Requester => who;
 express().use(toExpressRouter({ scheduler, authenticate }));
+const fetchHandler = toFetchHandler({ scheduler, authenticate });
+export const answered: Promise<Response | undefined> = fetchHandler(new Request('http://localhost/_matrix/client/v1/delayed_events'));
+void Fastify().register(delayedEventsPlugin, { scheduler, authenticate });
 const handle = toNodeHandler({ scheduler, authenticate });
 createServer((req, res) => {
   void handle(req, res).then((handled) => {
@@ -186,7 +192,7 @@ beforeAll(async () => {
   });
   // Peers at the versions this repository tests with, so the installs come from the warm npm cache. They
   // install while the build and pack run; adding the tarball afterwards is then a short second install.
-  const peers = ['ioredis', 'express', '@types/express', 'vitest', 'fast-check', 'prom-client', '@types/node'].map(repoVersionOf);
+  const peers = ['ioredis', 'express', '@types/express', 'vitest', 'fast-check', 'prom-client', 'fastify', '@types/node'].map(repoVersionOf);
   const [pack] = await Promise.all([packRepo(temp.make('pack')), npmInstall(withPeers, peers)]);
   packed = pack;
   await Promise.all([npmInstall(withPeers, [packed.tarball]), npmInstall(noPeers, [packed.tarball])]);
