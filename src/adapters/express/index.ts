@@ -8,7 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createDelayedEventsHandler } from '../../http/handlers.js';
 import type { DelayedEventsHandlerOptions } from '../../http/handlers.js';
-import { respond, writeResponse } from '../node/io.js';
+import { matchRequest, respond, writeResponse } from '../node/io.js';
 import type { PreparsedBody } from '../node/io.js';
 
 /** The parts of an Express request the middleware reads. */
@@ -30,7 +30,6 @@ export type ExpressLikeMiddleware = (req: ExpressLikeRequest, res: ServerRespons
 /** Options of {@link toExpressRouter}: those of the framework-agnostic handlers. */
 export type ExpressRouterOptions = DelayedEventsHandlerOptions;
 
-const CLIENT_PREFIX = '/_matrix/client/';
 
 /**
  * Creates an Express middleware serving the delayed-events endpoints; mount it before the host's own
@@ -62,20 +61,12 @@ const CLIENT_PREFIX = '/_matrix/client/';
 export function toExpressRouter(options: ExpressRouterOptions): ExpressLikeMiddleware {
   const handler = createDelayedEventsHandler(options);
   return function delayedEventsMiddleware(req, res, next) {
-    const url = req.originalUrl ?? req.url ?? '';
-    if (!url.startsWith(CLIENT_PREFIX)) {
+    const matched = matchRequest(handler, req.method, req.originalUrl ?? req.url ?? '');
+    if (matched === undefined) {
       next();
       return;
     }
-    const q = url.indexOf('?');
-    const path = q === -1 ? url : url.slice(0, q);
-    const query = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
-    const method = req.method ?? 'GET';
-    const route = handler.match(method, path, query);
-    if (route === undefined) {
-      next();
-      return;
-    }
+    const { route, method, path, query } = matched;
     respond(handler, req, res, route, method, path, query, preparsed(req)).then(
       () => undefined,
       (error: unknown) => {

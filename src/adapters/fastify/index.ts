@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import { createDelayedEventsHandler } from '../../http/handlers.js';
 import type { DelayedEventsHandlerOptions } from '../../http/handlers.js';
-import { respond, writeResponse } from '../node/io.js';
+import { matchRequest, respond, writeResponse } from '../node/io.js';
 
 /** Options of {@link delayedEventsPlugin}: those of the framework-agnostic handlers. */
 export type FastifyDelayedEventsOptions = DelayedEventsHandlerOptions;
@@ -15,7 +15,6 @@ export type FastifyDelayedEventsOptions = DelayedEventsHandlerOptions;
 /** The plugin's type: a callback plugin with these options, as `fastify.register` takes it. */
 export type DelayedEventsFastifyPlugin = FastifyPluginCallback<FastifyDelayedEventsOptions>;
 
-const CLIENT_PREFIX = '/_matrix/client/';
 
 /**
  * A Fastify plugin serving the delayed-events endpoints; register it on the root instance, before the
@@ -65,20 +64,12 @@ export const delayedEventsPlugin: DelayedEventsFastifyPlugin = Object.assign(
     // have Fastify wait on a promise for every request of the host's other traffic.
     instance.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, next: (error?: Error) => void) => {
       const req = request.raw;
-      const url = req.url ?? '';
-      if (!url.startsWith(CLIENT_PREFIX)) {
+      const matched = matchRequest(handler, req.method, req.url ?? '');
+      if (matched === undefined) {
         next();
         return;
       }
-      const q = url.indexOf('?');
-      const path = q === -1 ? url : url.slice(0, q);
-      const query = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
-      const method = req.method ?? 'GET';
-      const route = handler.match(method, path, query);
-      if (route === undefined) {
-        next();
-        return;
-      }
+      const { route, method, path, query } = matched;
       // Ours: Fastify must neither parse the body nor reply. `next` is not called, which ends the hook
       // chain as Fastify documents for replies sent from a callback hook.
       reply.hijack();

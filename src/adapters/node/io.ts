@@ -193,3 +193,31 @@ export async function respond(
   if (response !== undefined) writeResponse(res, response);
   return response;
 }
+
+/** A request under `/_matrix/client/` that the handler recognised, with its URL taken apart once. */
+export interface MatchedRequest {
+  /** What the handler recognised. */
+  readonly route: DelayedEventsRoute;
+  /** The request method. */
+  readonly method: string;
+  /** The raw path, without the query string. */
+  readonly path: string;
+  /** The parsed query string. */
+  readonly query: URLSearchParams;
+}
+
+const CLIENT_PREFIX = '/_matrix/client/';
+
+/**
+ * Decides from method and URL alone whether a request is the handler's, before any body is read;
+ * `undefined` for the host's own traffic (rejected by a prefix check before anything is parsed).
+ */
+export function matchRequest(handler: DelayedEventsHandler, method: string | undefined, url: string): MatchedRequest | undefined {
+  if (!url.startsWith(CLIENT_PREFIX)) return undefined;
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  const query = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
+  const verb = method ?? 'GET';
+  const route = handler.match(verb, path, query);
+  return route === undefined ? undefined : { route, method: verb, path, query };
+}
