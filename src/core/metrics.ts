@@ -5,8 +5,12 @@
 import type { StoreStats } from './store.js';
 import type { FinalOutcome } from './types.js';
 
-/** The scheduler operations whose refusals {@link SchedulerMetrics.rejected} counts. */
-export type MetricsOperation = 'schedule' | 'restart' | 'cancel' | 'send' | 'list' | 'lookup';
+/**
+ * What a refusal counted by {@link SchedulerMetrics.rejected} was for: a scheduler operation, or
+ * `request` for one the HTTP layer refused before it reached the scheduler (malformed, too large,
+ * unauthenticated, an unknown route under `…/delayed_events`).
+ */
+export type MetricsOperation = 'schedule' | 'restart' | 'cancel' | 'send' | 'list' | 'lookup' | 'request';
 
 /** What the scheduler offers a metrics binding for values read at scrape time (gauges). */
 export interface MetricsSource {

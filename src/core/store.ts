@@ -3,7 +3,7 @@
  * beyond one timer: the store owns the schedule and every atomic step of it.
  *
  * @remarks
- * Rules for implementers (the conformance suite in `matrix-delayed-events/testing` checks them):
+ * Rules for implementers (the conformance suite in `matrix-delayed-events/testing/conformance` checks them):
  * - Stores know nothing about HTTP, Matrix error codes or rate limits. Expected outcomes are union results; only
  *   real faults throw (the scheduler wraps them in `StoreUnavailableError`).
  * - The store never reads the clock: every operation that needs the time takes `nowMs`.

@@ -6,7 +6,8 @@ import type { DelayedEventScheduler } from '../core/delayed-event-scheduler.js';
 import { ErrorMapper } from './error-mapper.js';
 import type { ErrorStyle } from './error-mapper.js';
 import { ConfigError } from '../core/config-error.js';
-import { InvalidRequestError, isDelayedEventsError, MatrixError, type DelayedEventNotFoundError } from '../core/errors.js';
+import { asMatrixError, InvalidRequestError, isDelayedEventsError, MatrixError, type DelayedEventNotFoundError } from '../core/errors.js';
+import type { SchedulerMetrics } from '../core/metrics.js';
 import { SPEC_PROFILES, type SpecProfile } from '../core/options.js';
 import type { Logger, Requester } from '../core/types.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
@@ -69,6 +70,8 @@ export type HandlerScheduler = Pick<
   readonly options?: {
     /** The scheduler's spec profile. */
     readonly profile?: SpecProfile;
+    /** The scheduler's metrics hook: the handler reports the refusals it makes itself there. */
+    readonly metrics?: Pick<SchedulerMetrics, 'rejected'> | undefined;
   };
 };
 
@@ -221,10 +224,14 @@ export function createDelayedEventsHandler(options: DelayedEventsHandlerOptions)
     errorResponse,
     async handle(request, route) {
       let matched = route;
+      const stage: Stage = { atScheduler: false };
       try {
         matched ??= match(request.method, request.path, request.query);
         if (matched === undefined) return undefined;
-        if (matched.kind === 'unrecognized') return unrecognizedResponse(matched);
+        if (matched.kind === 'unrecognized') {
+          scheduler.options?.metrics?.rejected('request', 'M_UNRECOGNIZED');
+          return unrecognizedResponse(matched);
+        }
         if (request.body !== undefined && request.parsedBody === undefined && bodyByteLength(request.body) > maxBodyBytes) {
           throw new InvalidRequestError('M_TOO_LARGE', `Request body exceeds ${maxBodyBytes} bytes.`);
         }
@@ -233,16 +240,21 @@ export function createDelayedEventsHandler(options: DelayedEventsHandlerOptions)
         const requester = checkRequester(isPromiseLike(pending) ? await pending : pending);
         switch (matched.kind) {
           case 'manage':
-            await manage(scheduler, requester, request, matched, profile);
+            await manage(scheduler, requester, request, matched, profile, stage);
             return ok({});
           case 'schedule':
-            return ok({ delay_id: await schedule(scheduler, requester, request, matched) });
-          case 'lookup':
-            return ok(profile.details(await scheduler.lookup(requester, decodeSegment(matched.rawDelayId, 'delay_id'))));
+            return ok({ delay_id: await schedule(scheduler, requester, request, matched, stage) });
+          case 'lookup': {
+            const delayId = decodeSegment(matched.rawDelayId, 'delay_id');
+            stage.atScheduler = true;
+            return ok(profile.details(await scheduler.lookup(requester, delayId)));
+          }
           case 'list':
-            return ok(await list(scheduler, requester, request.query, profile));
+            return ok(await list(scheduler, requester, request.query, profile, stage));
         }
       } catch (error) {
+        // The scheduler counts its own refusals; these are the ones the HTTP layer made.
+        if (!stage.atScheduler && matched !== undefined) scheduler.options?.metrics?.rejected('request', asMatrixError(error)?.errcode ?? 'M_UNKNOWN');
         return errorResponse(error, matched);
       }
     },
@@ -279,11 +291,17 @@ function bodyOf(request: HandlerRequest): JsonBodyResult {
   return readJsonBody(request.body);
 }
 
+/** How far a request got: refusals before the scheduler are counted by the handler. */
+interface Stage {
+  atScheduler: boolean;
+}
+
 async function schedule(
   scheduler: HandlerScheduler,
   requester: Requester,
   request: HandlerRequest,
   route: ScheduleRoute,
+  stage: Stage,
 ): Promise<string> {
   const endpoint = route.endpoint;
   const roomId = decodeSegment(route.rawRoomId, 'roomId');
@@ -307,10 +325,12 @@ async function schedule(
   const who = { userId: requester.userId, deviceId: requester.deviceId, roomId };
   if (endpoint === 'delayed_event') {
     const { delayMs, stateKey, content } = requireDelayedEventBody(body);
+    stage.atScheduler = true;
     return (await scheduler.schedule({ ...who, delayMs, type: first, stateKey, content, txnId })).delayId;
   }
   const content = requireEventContent(body);
   const delayed = { ...who, delayMs: queryDelayMs as number };
+  stage.atScheduler = true;
   switch (endpoint) {
     case 'send':
       return (await scheduler.schedule({ ...delayed, type: first, content, txnId })).delayId;
@@ -322,10 +342,11 @@ async function schedule(
 }
 
 // Not async: it hands back the scheduler's promise without another wrapper (this is the hot path).
-function manage(scheduler: HandlerScheduler, requester: Requester, request: HandlerRequest, route: ManageRoute, profile: WireProfile): Promise<void> {
+function manage(scheduler: HandlerScheduler, requester: Requester, request: HandlerRequest, route: ManageRoute, profile: WireProfile, stage: Stage): Promise<void> {
   // The path form ignores any body; the body form requires {"action": …}.
   const action = route.action ?? requireAction(bodyOf(request));
   const delayId = decodeSegment(route.rawDelayId, 'delay_id');
+  stage.atScheduler = true;
   const acting = act(scheduler, requester, delayId, action);
   return profile.name === 'msc4140-2024' ? acting : acting.catch((error: unknown) => settle(error, action, profile));
 }
@@ -349,9 +370,11 @@ function settle(error: unknown, action: DelayedEventAction, profile: WireProfile
   if (answer !== 'ok') throw answer;
 }
 
-async function list(scheduler: HandlerScheduler, requester: Requester, query: URLSearchParams, profile: WireProfile): Promise<Record<string, unknown>> {
+async function list(scheduler: HandlerScheduler, requester: Requester, query: URLSearchParams, profile: WireProfile, stage: Stage): Promise<Record<string, unknown>> {
   const from = query.get('from');
-  const page = await scheduler.list(requester, from === null || from === '' ? {} : { after: decodeCursor(from) });
+  const after = from === null || from === '' ? undefined : decodeCursor(from);
+  stage.atScheduler = true;
+  const page = await scheduler.list(requester, after === undefined ? {} : { after });
   const body: Record<string, unknown> = { delayed_events: page.events.map((event) => profile.listItem(event)) };
   if (page.next !== undefined) body['next_batch'] = encodeCursor(page.next);
   return body;

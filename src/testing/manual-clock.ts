@@ -17,7 +17,7 @@ function flushMacrotask(): Promise<void> {
  * @example
  * ```ts
  * const clock = new ManualClock(1_000_000);
- * const scheduler = new DelayedEventScheduler({ clock, sendEvent });
+ * const scheduler = new DelayedEventScheduler({ store: createMemoryStore(), clock, sendEvent });
  * await scheduler.start();
  * await scheduler.schedule({ ...event, delayMs: 5000 });
  * await clock.advanceAsync(4999); // nothing sent yet
