@@ -24,11 +24,11 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { freePort, waitForPort } from './redis-server.js';
 
 export const CLUSTER_INSTALL_HINT =
   'The Redis Cluster tests need `redis-server` and `redis-cli` on PATH (Debian/Ubuntu: ' +
@@ -84,45 +84,6 @@ export interface PrivateCluster {
   waitForHealthy(timeoutMs?: number): Promise<void>;
   /** Stops every node (SIGKILL: nothing here needs to survive) and deletes the temp directory. */
   destroy(): Promise<void>;
-}
-
-/** A free loopback port (as in redis-server.ts, which keeps its helpers private). */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        if (typeof address === 'object' && address !== null) resolve(address.port);
-        else reject(new Error('no port'));
-      });
-    });
-  });
-}
-
-/** Waits until a redis-server answers PING on `port` (fails if its process exits). */
-async function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`redis-server on ${port} exited with code ${child.exitCode}`);
-    const answered = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => socket.write('PING\r\n'));
-      socket.once('data', (data) => {
-        socket.destroy();
-        resolve(data.toString().startsWith('+PONG'));
-      });
-      socket.once('error', () => {
-        socket.destroy();
-        resolve(false);
-      });
-    });
-    if (answered) return;
-    if (performance.now() > deadline) throw new Error(`redis-server did not answer on port ${port}`);
-    await sleep(20);
-  }
 }
 
 /**
