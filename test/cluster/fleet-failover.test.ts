@@ -15,21 +15,14 @@ import { createServer, type Server } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DelayedEventScheduler, RateLimiter } from '../../src/index.js';
 import { createRedisStore } from '../../src/redis/index.js';
-import { deleteByPrefixOnCluster, newClusterClient, useCluster } from './helpers.js';
+import { deleteByPrefixOnCluster, useCluster, useClusterClient } from './helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cluster = useCluster();
-let client: Cluster;
-beforeAll(async () => {
-  client = await newClusterClient(cluster().seeds);
-});
-afterAll(async () => {
-  await client?.quit();
-});
+const client = useClusterClient(cluster);
 
 const EVENTS = 3000;
 const FIRST_DUE_MS = 2500;
@@ -159,7 +152,7 @@ async function runFleet(name: string, disrupt: (slot: number) => Promise<string>
 
     const workersAt = Math.round(performance.now() - startedAt);
     // The scheduling side (never started: it only accepts requests), on its own Cluster client.
-    const store = createRedisStore({ client, keyPrefix: prefix });
+    const store = createRedisStore({ client: client(), keyPrefix: prefix });
     const scheduler = new DelayedEventScheduler({
       store,
       rateLimiter: new RateLimiter({ buckets: { schedule: false, manage: false, send: false, delivery: false } }),
@@ -247,7 +240,7 @@ async function runFleet(name: string, disrupt: (slot: number) => Promise<string>
   } finally {
     if (running) await Promise.all(workers.map((w) => w.ask({ type: 'end-run' }, 'ended')));
     await room.close();
-    await deleteByPrefixOnCluster(client, `${prefix}:`).catch(() => {});
+    await deleteByPrefixOnCluster(client(), `${prefix}:`).catch(() => {});
   }
 }
 

@@ -50,6 +50,21 @@ export async function newClusterClient(seeds: PrivateCluster['seeds'], options: 
   return client;
 }
 
+/** A Cluster client on the file's cluster, for the whole file (after `useCluster()`). */
+export function useClusterClient(cluster: () => PrivateCluster): () => Cluster {
+  let client: Cluster | undefined;
+  beforeAll(async () => {
+    client = await newClusterClient(cluster().seeds);
+  });
+  afterAll(async () => {
+    await client?.quit();
+  });
+  return () => {
+    if (client === undefined) throw new Error('the Cluster client did not connect (see the beforeAll error)');
+    return client;
+  };
+}
+
 /** Deletes every key under a prefix on every master (SCAN per master + DEL per key, never FLUSHALL). */
 export async function deleteByPrefixOnCluster(client: Cluster, prefix: string): Promise<void> {
   for (const node of client.nodes('master')) {

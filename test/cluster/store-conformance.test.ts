@@ -3,23 +3,15 @@
  * an ioredis `Cluster` client; `reopen` gives a second Cluster client on the same keys, as another
  * process would have.
  */
-import type { Cluster } from 'ioredis';
-import { afterAll, beforeAll } from 'vitest';
 import { createRedisStore } from '../../src/redis/index.js';
 import { describeStoreConformance } from '../../src/testing/conformance.js';
-import { deleteByPrefixOnCluster, newClusterClient, useCluster } from './helpers.js';
+import { deleteByPrefixOnCluster, newClusterClient, useCluster, useClusterClient } from './helpers.js';
 
 const cluster = useCluster();
-let client: Cluster;
-beforeAll(async () => {
-  client = await newClusterClient(cluster().seeds);
-});
-afterAll(async () => {
-  await client?.quit();
-});
+const client = useClusterClient(cluster);
 
 describeStoreConformance('redis cluster', async ({ keyPrefix }) => {
-  const store = createRedisStore({ client, keyPrefix });
+  const store = createRedisStore({ client: client(), keyPrefix });
   const others: { close(): Promise<void> }[] = [];
   return {
     store,
@@ -37,7 +29,7 @@ describeStoreConformance('redis cluster', async ({ keyPrefix }) => {
     cleanup: async () => {
       await store.close();
       for (const other of others.splice(0)) await other.close();
-      await deleteByPrefixOnCluster(client, `${keyPrefix}:`);
+      await deleteByPrefixOnCluster(client(), `${keyPrefix}:`);
     },
   };
 });
