@@ -24,7 +24,7 @@ import { checkKeyPart, redisKeys, type RedisKeys } from './keys.js';
 import { MicroBatcher } from './micro-batcher.js';
 import { RedisConnection, type RedisClient } from './redis-connection.js';
 import { addCall, decodeAdd, type AddItem } from './scripts/add.js';
-import type { Reply } from './scripts/call.js';
+import type { Reply, ScriptCall } from './scripts/call.js';
 import { cancelByStateKeyCall, decodeCancelByStateKey } from './scripts/cancel-by-state-key.js';
 import { cancelCall, decodeCancel, type CancelItem, type CancelResult } from './scripts/cancel.js';
 import { claimDueCall, decodeClaimDue } from './scripts/claim-due.js';
@@ -215,26 +215,26 @@ class RedisDelayedEventStore implements RedisStore {
 
   /** One script call per chunk of a storm's batch, the chunks on the wire at once (Redis runs them in order). */
   finaliseMany(events: readonly ClaimedDelayedEvent[]): Promise<MutationResult[]> {
-    return this.afterCharge(async () => {
-      const chunks: Promise<MutationResult[]>[] = [];
-      for (let from = 0; from < events.length; from += MAX_BATCH) {
-        const chunk = events.slice(from, from + MAX_BATCH);
-        chunks.push(this.redis.run(finaliseManyCall(this.keys, chunk)).then((reply) => decodeFinaliseMany(reply as Reply, chunk.length)));
-      }
-      return (await Promise.all(chunks)).flat();
-    });
+    return this.afterCharge(() => this.inChunks(events, finaliseManyCall, decodeFinaliseMany));
   }
 
   /** One script call per chunk, like {@link RedisDelayedEventStore.finaliseMany}. */
   release(events: readonly ClaimedDelayedEvent[], _nowMs?: number): Promise<MutationResult[]> {
-    return this.afterCharge(async () => {
-      const chunks: Promise<MutationResult[]>[] = [];
-      for (let from = 0; from < events.length; from += MAX_BATCH) {
-        const chunk = events.slice(from, from + MAX_BATCH);
-        chunks.push(this.redis.run(releaseCall(this.keys, chunk)).then((reply) => decodeRelease(reply as Reply, chunk.length)));
-      }
-      return (await Promise.all(chunks)).flat();
-    });
+    return this.afterCharge(() => this.inChunks(events, releaseCall, decodeRelease));
+  }
+
+  /** Runs a per-event script over `events` in chunks of {@link MAX_BATCH}, all chunks on the wire at once; results in order. */
+  private async inChunks(
+    events: readonly ClaimedDelayedEvent[],
+    call: (keys: RedisKeys, chunk: readonly ClaimedDelayedEvent[]) => ScriptCall,
+    decode: (reply: Reply, count: number) => MutationResult[],
+  ): Promise<MutationResult[]> {
+    const chunks: Promise<MutationResult[]>[] = [];
+    for (let from = 0; from < events.length; from += MAX_BATCH) {
+      const chunk = events.slice(from, from + MAX_BATCH);
+      chunks.push(this.redis.run(call(this.keys, chunk)).then((reply) => decode(reply as Reply, chunk.length)));
+    }
+    return (await Promise.all(chunks)).flat();
   }
 
   stats(): Promise<StoreStats> {
